@@ -1,0 +1,97 @@
+// Package remote is quorate's SSH and SFTP transport. It knows nothing about Proxmox VE:
+// it runs commands on hosts, moves files, verifies host keys and redacts secrets.
+package remote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Command is one remote command. Line is run by the remote user's shell exactly as given;
+// callers quote their own arguments (see Quote).
+type Command struct {
+	Line string
+	// Stdin, when not nil, is written to the command's standard input, which is then closed.
+	// When nil the command's stdin is closed at once (it reads EOF).
+	Stdin []byte
+	// Timeout bounds the command; zero means the caller's context alone bounds it. On expiry
+	// the remote process is signalled, the session closed and Run returns within a second.
+	Timeout time.Duration
+	// Secrets are replaced by "***" wherever the command, its output or its errors are logged
+	// or reported. Anything sent on Stdin that is secret must be listed here.
+	Secrets []string
+}
+
+// Result is what a command left behind. It is filled even when Run returns an error, as far as
+// the command got.
+type Result struct {
+	Stdout   []byte
+	Stderr   []byte
+	ExitCode int
+	Duration time.Duration
+}
+
+// Runner runs commands on one host. *Client satisfies it; tests of upper layers use fakes.
+type Runner interface {
+	// Host is the name the host is known by in logs and errors.
+	Host() string
+	// Run runs cmd. A command that ran and exited non-zero returns its Result and an
+	// *ExitError; a command that could not run or did not finish returns another error.
+	Run(ctx context.Context, cmd Command) (Result, error)
+}
+
+// ExitError reports a command that ran to completion with a non-zero exit status.
+type ExitError struct {
+	Host   string
+	Cmd    string // already redacted
+	Code   int
+	Stderr string // already redacted, trimmed
+}
+
+func (e *ExitError) Error() string {
+	msg := fmt.Sprintf("%s: %q exited with status %d", e.Host, e.Cmd, e.Code)
+	if e.Stderr != "" {
+		msg += ": " + lastLines(e.Stderr, 3)
+	}
+	return msg
+}
+
+// ErrTimeout is wrapped by Run's error when the command's own Timeout expired.
+var ErrTimeout = errors.New("command timed out")
+
+// Dial failures are classified with these sentinels; test with errors.Is.
+var (
+	ErrUnreachable    = errors.New("host unreachable")
+	ErrAuth           = errors.New("authentication failed")
+	ErrHostKeyUnknown = errors.New("host key unknown")
+	ErrHostKeyChanged = errors.New("host key changed")
+)
+
+// Redact replaces every non-empty secret in s by "***".
+func Redact(s string, secrets []string) string {
+	for _, sec := range secrets {
+		if sec != "" {
+			s = strings.ReplaceAll(s, sec, "***")
+		}
+	}
+	return s
+}
+
+// Quote makes s one word for a POSIX shell.
+func Quote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,@+%") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, " / ")
+}
