@@ -1,0 +1,111 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+)
+
+// streams are the process's standard files as the app sees them; commands write only here,
+// never to os.Stdout, so that tests and callers can capture everything.
+type streams struct {
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+}
+
+func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
+	s := streams{stdin: stdin, stdout: stdout, stderr: stderr}
+	app := &cli.App{
+		Name:                 "quorate",
+		Usage:                "build Proxmox VE clusters over SSH, one verified step at a time",
+		UsageText:            "quorate [global options] command [command options] [arguments...]",
+		Reader:               stdin,
+		Writer:               stdout,
+		ErrWriter:            stderr,
+		HideVersion:          true, // "quorate version" instead; -v is --verbose
+		EnableBashCompletion: false,
+		Flags:                globalFlags(),
+		Before:               checkGlobalFlags,
+		Commands: []*cli.Command{
+			validateCommand(s),
+			versionCommand(s),
+		},
+		Action: func(c *cli.Context) error {
+			if c.Args().Present() {
+				return unknownCommand(c, c.Args().First())
+			}
+			return cli.ShowAppHelp(c)
+		},
+		OnUsageError: onUsageError,
+		// The library would call os.Exit for errors it recognises; run decides the code.
+		ExitErrHandler: func(*cli.Context, error) {},
+	}
+	for _, cmd := range app.Commands {
+		cmd.OnUsageError = onUsageError
+	}
+	return app
+}
+
+// onUsageError turns the library's flag parsing errors into exit code 2, printed once by run.
+func onUsageError(_ *cli.Context, err error, _ bool) error {
+	return usageErrorf("%v", err)
+}
+
+func globalFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Value: "cluster.yaml", Usage: "the cluster file", TakesFile: true},
+		&cli.StringFlag{Name: "output", Value: "text", Usage: "output format: text or json"},
+		&cli.StringFlag{Name: "log-file", Usage: "where the log of every remote command goes (default: a new file under $XDG_STATE_HOME/quorate)", TakesFile: true},
+		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log each step and remote command to stderr too"},
+		&cli.BoolFlag{Name: "yes", Usage: "answer yes to confirmations (needed when stdin is not a terminal)"},
+		&cli.DurationFlag{Name: "timeout", Value: 30 * time.Minute, Usage: "limit for the whole run"},
+	}
+}
+
+func checkGlobalFlags(c *cli.Context) error {
+	switch c.String("output") {
+	case "text", "json":
+	default:
+		return usageErrorf("--output %q: want text or json", c.String("output"))
+	}
+	if c.Duration("timeout") <= 0 {
+		return usageErrorf("--timeout %s: want a positive duration such as 10m", c.Duration("timeout"))
+	}
+	return nil
+}
+
+func unknownCommand(c *cli.Context, name string) error {
+	var names []string
+	for _, cmd := range c.App.Commands {
+		if !cmd.Hidden {
+			names = append(names, cmd.Name)
+		}
+	}
+	msg := fmt.Sprintf("unknown command %q", name)
+	if s := suggestCommand(c.App.Commands, name); s != "" {
+		msg += ". " + s
+	} else {
+		msg += fmt.Sprintf(" (commands: %s)", strings.Join(names, ", "))
+	}
+	return usageErrorf("%s", msg)
+}
+
+// suggestCommand uses the library's suggester, which a build tag can leave out.
+func suggestCommand(commands []*cli.Command, name string) string {
+	if cli.SuggestCommand == nil {
+		return ""
+	}
+	return cli.SuggestCommand(commands, name)
+}
+
+// noArgs rejects stray arguments, which would otherwise be ignored silently.
+func noArgs(c *cli.Context) error {
+	if c.Args().Present() {
+		return usageErrorf("%s takes no arguments, got %q", c.Command.Name, c.Args().Slice())
+	}
+	return nil
+}

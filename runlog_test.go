@@ -1,0 +1,58 @@
+package main
+
+import (
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaultLogPathUnderStateDir(t *testing.T) {
+	now := time.Date(2026, 11, 25, 13, 45, 0, 0, time.UTC)
+	t.Setenv("XDG_STATE_HOME", "/state")
+	got, err := defaultLogPath(now, 42)
+	if err != nil || got != "/state/quorate/quorate-20261125T134500Z-42.log" {
+		t.Errorf("with XDG_STATE_HOME: %q, %v", got, err)
+	}
+	t.Setenv("XDG_STATE_HOME", "relative/ignored")
+	t.Setenv("HOME", "/home/u")
+	got, err = defaultLogPath(now, 42)
+	if err != nil || got != "/home/u/.local/state/quorate/quorate-20261125T134500Z-42.log" {
+		t.Errorf("without XDG_STATE_HOME: %q, %v", got, err)
+	}
+}
+
+// A secret learnt during the run must not reach the log file in a message, an attribute or
+// an error.
+func TestRunLogRedactsSecrets(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("XDG_STATE_HOME", dir)
+	log, err := openRunLog(globalOptions{}, io.Discard, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(log.path, filepath.Join(dir, "quorate")+"/") {
+		t.Errorf("log path %s not under the state dir", log.path)
+	}
+	log.secrets.add("hunter2")
+	log.logger.With("stdin", "password=hunter2").Info("auth with hunter2",
+		"err", errors.New("login failed for hunter2"), "cmd", "echo hunter2", "exit", 0, "duration", time.Second)
+	if err := log.Close(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(log.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(data)
+	if strings.Contains(text, "hunter2") || strings.Count(text, "***") != 4 {
+		t.Errorf("log not redacted:\n%s", text)
+	}
+	info, _ := os.Stat(log.path)
+	if info.Mode().Perm() != 0o600 {
+		t.Errorf("log mode %v, want 0600", info.Mode().Perm())
+	}
+}
