@@ -4,86 +4,108 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/ssh"
 )
 
-// Config says how to reach and authenticate to hosts. The zero value of each field means
-// "use the default"; values from ~/.ssh/config apply where the caller left a field empty.
-type Config struct {
-	User           string   // default: ssh config's User, else "root"
-	Port           int      // default: ssh config's Port, else 22
-	IdentityFiles  []string // tried after the agent; default: ssh config's IdentityFile entries
-	KnownHostsFile string   // default: ssh config's UserKnownHostsFile, else ~/.ssh/known_hosts
-	Jump           string   // ProxyJump: "user@host:port[,user@host:port...]"; default: ssh config's
-	SSHConfigFile  string   // default ~/.ssh/config; "none" disables it
-	UseAgent       bool     // use SSH_AUTH_SOCK when set
-
-	// Password, when set, offers password authentication (first contact with a fresh host).
-	Password func() (string, error)
-	// Passphrase is asked for an encrypted identity file.
-	Passphrase func(file string) ([]byte, error)
-
-	// AcceptNewHostKeys records an unknown host's key in KnownHostsFile after OnNewHostKey saw
-	// it. A changed key is never accepted.
-	AcceptNewHostKeys bool
-	OnNewHostKey      func(host string, key ssh.PublicKey)
-
-	DialTimeout time.Duration // per attempt; default 10s
-	Retries     int           // extra attempts for transient failures; default 2
-
-	// Log receives one record per remote command (host, command redacted, duration, exit
-	// code) and per connection. nil discards.
-	Log *slog.Logger
-}
-
-// Client is one SSH connection to one host, shared by every command of a run.
+// Client is one SSH connection to one host, shared by every command of a run. Its methods
+// are safe for concurrent use; each command, upload and download opens its own session.
 type Client struct {
-	host string
-	conn *ssh.Client
-	cfg  Config
-	key  ssh.PublicKey
+	host  string
+	conn  *ssh.Client   // the target
+	hops  []*ssh.Client // jump hosts, outermost first
+	key   ssh.PublicKey
+	via   string // jump chain, for the log
+	auth  string // the credential that authenticated
+	log   *slog.Logger
+	slots chan struct{} // one per open session, bounded by Config.MaxSessions
+
+	closeOnce sync.Once
+	closeErr  error
+	done      chan struct{} // closed by Close; stops the keepalive
 }
 
-// Dial connects to host (an ssh config alias, a name or an address) and verifies its key.
-func Dial(ctx context.Context, host string, cfg Config) (*Client, error) {
-	return nil, errors.New("remote.Dial: not implemented")
+func newClient(host string, chain []*ssh.Client, key ssh.PublicKey, cfg Config) *Client {
+	c := &Client{
+		host:  host,
+		conn:  chain[len(chain)-1],
+		hops:  chain[:len(chain)-1],
+		key:   key,
+		log:   cfg.logger().With("host", host),
+		slots: make(chan struct{}, cfg.maxSessions()),
+		done:  make(chan struct{}),
+	}
+	if every := cfg.keepAlive(); every > 0 {
+		go c.keepAlive(every)
+	}
+	return c
 }
 
-// Host implements Runner.
+// Host implements Runner: the name given to Dial.
 func (c *Client) Host() string { return c.host }
 
-// HostKey is the key the host presented, already verified.
+// HostKey is the key the host presented, already verified (or accepted).
 func (c *Client) HostKey() ssh.PublicKey { return c.key }
 
-// Run implements Runner.
-func (c *Client) Run(ctx context.Context, cmd Command) (Result, error) {
-	return Result{}, errors.New("remote.Run: not implemented")
+// Close ends the connection and those to the jump hosts. Commands still running fail.
+func (c *Client) Close() error {
+	c.closeOnce.Do(func() {
+		close(c.done)
+		c.closeErr = c.conn.Close()
+		for i := len(c.hops) - 1; i >= 0; i-- {
+			c.hops[i].Close()
+		}
+		c.log.Info("ssh disconnected")
+	})
+	if errors.Is(c.closeErr, net.ErrClosed) {
+		return nil // the keepalive got there first
+	}
+	return c.closeErr
 }
 
-// Upload writes data to path on the host: to a temporary name, verified by size and SHA-256,
-// given mode, then renamed into place.
-func (c *Client) Upload(ctx context.Context, path string, data []byte, mode uint32) error {
-	return errors.New("remote.Upload: not implemented")
+// acquire takes a session slot, waiting while MaxSessions are open.
+func (c *Client) acquire(ctx context.Context) (release func(), err error) {
+	select {
+	case c.slots <- struct{}{}:
+		return func() { <-c.slots }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-c.done:
+		return nil, errors.New("connection closed")
+	}
 }
 
-// Download reads path from the host.
-func (c *Client) Download(ctx context.Context, path string) ([]byte, error) {
-	return nil, errors.New("remote.Download: not implemented")
+// keepAlive detects a dead connection: when a keepalive gets no answer within the interval
+// the connection is closed, so that running and later commands fail instead of hanging.
+func (c *Client) keepAlive(every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-t.C:
+		}
+		answered := make(chan error, 1)
+		go func() {
+			_, _, err := c.conn.SendRequest("keepalive@openssh.com", true, nil)
+			answered <- err
+		}()
+		select {
+		case <-c.done:
+			return
+		case err := <-answered:
+			if err == nil {
+				continue
+			}
+			c.log.Warn("ssh connection lost", "error", err)
+		case <-time.After(every):
+			c.log.Warn("ssh connection lost", "error", "no answer to keepalive within "+every.String())
+		}
+		c.conn.Close()
+		return
+	}
 }
-
-// Close ends the connection.
-func (c *Client) Close() error { return nil }
-
-// HostKeyChangedError carries what a user needs to act on a changed host key.
-type HostKeyChangedError struct {
-	Host           string
-	OldFingerprint string // SHA256:...
-	NewFingerprint string
-	KnownHostsFile string
-	Line           int // line in KnownHostsFile holding the old key
-}
-
-func (e *HostKeyChangedError) Error() string        { return "" }
-func (e *HostKeyChangedError) Is(target error) bool { return target == ErrHostKeyChanged }

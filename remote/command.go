@@ -1,5 +1,3 @@
-// Package remote is quorate's SSH and SFTP transport. It knows nothing about Proxmox VE:
-// it runs commands on hosts, moves files, verifies host keys and redacts secrets.
 package remote
 
 import (
@@ -10,8 +8,8 @@ import (
 	"time"
 )
 
-// Command is one remote command. Line is run by the remote user's shell exactly as given;
-// callers quote their own arguments (see Quote).
+// Command is one remote command. Line is interpreted by a POSIX sh on the remote host (with
+// LC_ALL=C) exactly as given; callers quote their own arguments (see Quote).
 type Command struct {
 	Line string
 	// Stdin, when not nil, is written to the command's standard input, which is then closed.

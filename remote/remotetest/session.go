@@ -1,0 +1,212 @@
+package remotetest
+
+import (
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/pkg/sftp"
+	"golang.org/x/crypto/ssh"
+)
+
+// session serves one session channel: env, exec, subsystem sftp and signal requests.
+type session struct {
+	s   *Server
+	ch  ssh.Channel
+	env []string
+
+	mu      sync.Mutex
+	cmd     *exec.Cmd // nil until exec
+	exited  bool
+	started bool
+}
+
+func (s *Server) serveSession(ch ssh.Channel, reqs <-chan *ssh.Request) {
+	sess := &session{s: s, ch: ch}
+	for req := range reqs {
+		switch req.Type {
+		case "env":
+			var kv struct{ Name, Value string }
+			if ssh.Unmarshal(req.Payload, &kv) == nil {
+				sess.env = append(sess.env, kv.Name+"="+kv.Value)
+			}
+			req.Reply(true, nil)
+		case "exec":
+			var p struct{ Command string }
+			if ssh.Unmarshal(req.Payload, &p) != nil || !sess.claim() {
+				req.Reply(false, nil)
+				continue
+			}
+			s.mu.Lock()
+			s.commands = append(s.commands, p.Command)
+			s.mu.Unlock()
+			req.Reply(true, nil)
+			go sess.exec(p.Command)
+		case "subsystem":
+			var p struct{ Name string }
+			if ssh.Unmarshal(req.Payload, &p) != nil || p.Name != "sftp" || !sess.claim() {
+				req.Reply(false, nil)
+				continue
+			}
+			req.Reply(true, nil)
+			go sess.sftp()
+		case "signal":
+			var p struct{ Signal string }
+			if ssh.Unmarshal(req.Payload, &p) == nil {
+				s.mu.Lock()
+				s.signals = append(s.signals, p.Signal)
+				s.mu.Unlock()
+				sess.signal(p.Signal)
+			}
+			if req.WantReply {
+				req.Reply(true, nil)
+			}
+		default:
+			if req.WantReply {
+				req.Reply(false, nil)
+			}
+		}
+	}
+	// The client closed the channel. A command still running loses its session, as with
+	// sshd: end its process group so that nothing outlives the test.
+	sess.mu.Lock()
+	running := sess.cmd != nil && !sess.exited
+	sess.mu.Unlock()
+	if running {
+		s.mu.Lock()
+		s.closed++
+		s.mu.Unlock()
+		sess.signal("KILL")
+	}
+}
+
+// claim reserves the session for its one exec or subsystem.
+func (sess *session) claim() bool {
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	if sess.started {
+		return false
+	}
+	sess.started = true
+	return true
+}
+
+func (sess *session) exec(command string) {
+	if noise := sess.s.opts.StartupNoise; noise != "" {
+		io.WriteString(sess.ch, noise)
+		io.WriteString(sess.ch.Stderr(), noise)
+	}
+	cmd := exec.Command("sh", "-c", command)
+	cmd.Env = append(append(os.Environ(), sess.s.opts.Env...), sess.env...)
+	cmd.Dir = sess.s.opts.Dir
+	cmd.Stdout = sess.ch
+	cmd.Stderr = sess.ch.Stderr()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.WaitDelay = 2 * time.Second // a background child holding stdout must not hang us
+	stdin, err := cmd.StdinPipe()
+	if err == nil {
+		sess.mu.Lock()
+		sess.cmd = cmd
+		err = cmd.Start()
+		if err != nil {
+			sess.cmd = nil
+		}
+		sess.mu.Unlock()
+	}
+	if err != nil {
+		io.WriteString(sess.ch.Stderr(), "remotetest: "+err.Error()+"\n")
+		sess.exit(127, "")
+		return
+	}
+	go func() {
+		io.Copy(stdin, sess.ch)
+		stdin.Close()
+	}()
+	err = cmd.Wait()
+	sess.mu.Lock()
+	sess.exited = true
+	sess.mu.Unlock()
+	var exitErr *exec.ExitError
+	switch {
+	case err == nil:
+		sess.exit(0, "")
+	case errors.As(err, &exitErr):
+		if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			sess.exit(0, signalName(ws.Signal()))
+		} else {
+			sess.exit(exitErr.ExitCode(), "")
+		}
+	default:
+		sess.exit(255, "")
+	}
+}
+
+func (sess *session) sftp() {
+	opts := []sftp.ServerOption{}
+	if sess.s.opts.Dir != "" {
+		opts = append(opts, sftp.WithServerWorkingDirectory(sess.s.opts.Dir))
+	}
+	srv, err := sftp.NewServer(sess.ch, opts...)
+	if err != nil {
+		sess.exit(1, "")
+		return
+	}
+	srv.Serve()
+	srv.Close()
+	sess.exit(0, "")
+}
+
+// exit reports the end of the command (a status, or the signal that killed it) and closes
+// the channel.
+func (sess *session) exit(code int, signal string) {
+	if signal != "" {
+		sess.ch.SendRequest("exit-signal", false, ssh.Marshal(struct {
+			Signal     string
+			CoreDumped bool
+			Message    string
+			Lang       string
+		}{Signal: signal}))
+	} else {
+		sess.ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{uint32(code)}))
+	}
+	sess.ch.Close()
+}
+
+// signal delivers a signal named as in RFC 4254 ("TERM") to the command's process group.
+func (sess *session) signal(name string) {
+	sig, ok := signalsByName[name]
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	if !ok || sess.cmd == nil || sess.cmd.Process == nil || sess.exited {
+		return
+	}
+	syscall.Kill(-sess.cmd.Process.Pid, sig)
+}
+
+var signalsByName = map[string]syscall.Signal{
+	"ABRT": syscall.SIGABRT, "ALRM": syscall.SIGALRM, "FPE": syscall.SIGFPE, "HUP": syscall.SIGHUP,
+	"ILL": syscall.SIGILL, "INT": syscall.SIGINT, "KILL": syscall.SIGKILL, "PIPE": syscall.SIGPIPE,
+	"QUIT": syscall.SIGQUIT, "SEGV": syscall.SIGSEGV, "TERM": syscall.SIGTERM, "USR1": syscall.SIGUSR1,
+	"USR2": syscall.SIGUSR2,
+}
+
+func signalName(sig syscall.Signal) string {
+	for name, s := range signalsByName {
+		if s == sig {
+			return name
+		}
+	}
+	return "KILL"
+}
+
+// copyAndClose copies src to dst, then half-closes dst's write side where it can.
+func copyAndClose(dst io.Writer, src io.Reader) {
+	io.Copy(dst, src)
+	if cw, ok := dst.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+}

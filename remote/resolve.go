@@ -1,0 +1,318 @@
+package remote
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/kevinburke/ssh_config"
+)
+
+// endpoint is one SSH server on the way to a host: the target or a jump hop.
+type endpoint struct {
+	name          string // as the user wrote it (an alias, a name or an address)
+	hostname      string // what is connected to, after the ssh config's HostName
+	port          int
+	user          string
+	identityFiles []string
+}
+
+// addr is host:port, also the name the key is looked up under in known_hosts.
+func (e endpoint) addr() string { return net.JoinHostPort(e.hostname, strconv.Itoa(e.port)) }
+
+// route is everything Dial needs to reach a host, resolved before any network use.
+type route struct {
+	target      endpoint
+	jumps       []endpoint
+	knownHosts  []string // read all; the first is written
+	agentSocket string   // "" when no agent
+}
+
+// sshConfig answers ssh config lookups; a nil *sshConfig answers nothing.
+type sshConfig struct {
+	cfg  *ssh_config.Config
+	home string
+}
+
+func loadSSHConfig(file, home string) (*sshConfig, error) {
+	explicit := file != ""
+	if file == "none" {
+		return &sshConfig{home: home}, nil
+	}
+	if !explicit {
+		if home == "" {
+			return &sshConfig{}, nil
+		}
+		file = filepath.Join(home, ".ssh", "config")
+	}
+	f, err := os.Open(expandTilde(file, home))
+	if err != nil {
+		if !explicit && errors.Is(err, fs.ErrNotExist) {
+			return &sshConfig{home: home}, nil
+		}
+		return nil, fmt.Errorf("ssh config: %w", err)
+	}
+	defer f.Close()
+	cfg, err := ssh_config.Decode(f)
+	if err != nil {
+		return nil, fmt.Errorf("ssh config %s: %w", file, err)
+	}
+	return &sshConfig{cfg: cfg, home: home}, nil
+}
+
+func (s *sshConfig) get(alias, key string) string {
+	if s == nil || s.cfg == nil {
+		return ""
+	}
+	v, err := s.cfg.Get(alias, key)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(v)
+}
+
+func (s *sshConfig) getAll(alias, key string) []string {
+	if s == nil || s.cfg == nil {
+		return nil
+	}
+	v, err := s.cfg.GetAll(alias, key)
+	if err != nil {
+		return nil
+	}
+	return v
+}
+
+// resolve turns the host given to Dial into a route, applying cfg and the ssh config.
+func resolve(host string, cfg Config) (*route, error) {
+	home, _ := os.UserHomeDir()
+	sc, err := loadSSHConfig(cfg.SSHConfigFile, home)
+	if err != nil {
+		return nil, err
+	}
+	target, err := resolveEndpoint(sc, host, cfg.User, defaultUser, cfg.Port, home)
+	if err != nil {
+		return nil, err
+	}
+	target.identityFiles = dedupe(append(expandAll(cfg.IdentityFiles, home), target.identityFiles...))
+	if len(target.identityFiles) == 0 {
+		target.identityFiles = defaultIdentityFiles(home)
+	}
+	r := &route{target: target}
+
+	alias := target.name
+	if pc := sc.get(alias, "ProxyCommand"); pc != "" && !strings.EqualFold(pc, "none") {
+		return nil, fmt.Errorf("%s: ssh config sets ProxyCommand, which quorate does not support; use ProxyJump", host)
+	}
+	jump := cfg.Jump
+	if jump == "" {
+		jump = sc.get(alias, "ProxyJump")
+	}
+	if jump != "" && !strings.EqualFold(jump, "none") {
+		localUser := defaultUser
+		if u, err := user.Current(); err == nil {
+			localUser = u.Username
+		}
+		for _, hop := range strings.Split(jump, ",") {
+			hop = strings.TrimSpace(hop)
+			if hop == "" {
+				return nil, fmt.Errorf("%s: empty hop in ProxyJump %q", host, jump)
+			}
+			// OpenSSH logs in to a hop as the local user unless told otherwise.
+			ep, err := resolveEndpoint(sc, hop, "", localUser, 0, home)
+			if err != nil {
+				return nil, fmt.Errorf("%s: ProxyJump: %w", host, err)
+			}
+			if len(ep.identityFiles) == 0 {
+				ep.identityFiles = target.identityFiles
+			}
+			r.jumps = append(r.jumps, ep)
+		}
+	}
+
+	switch {
+	case cfg.KnownHostsFile != "":
+		r.knownHosts = []string{expandTilde(cfg.KnownHostsFile, home)}
+	case sc.get(alias, "UserKnownHostsFile") != "":
+		for _, f := range strings.Fields(sc.get(alias, "UserKnownHostsFile")) {
+			r.knownHosts = append(r.knownHosts, expandTokens(f, target, home))
+		}
+	case home != "":
+		r.knownHosts = []string{filepath.Join(home, ".ssh", "known_hosts")}
+	default:
+		return nil, fmt.Errorf("%s: no known_hosts file: set one (no home directory)", host)
+	}
+
+	r.agentSocket = cfg.AgentSocket
+	if r.agentSocket == "" {
+		r.agentSocket = sc.get(alias, "IdentityAgent")
+		if r.agentSocket == "SSH_AUTH_SOCK" || r.agentSocket == "" {
+			r.agentSocket = os.Getenv("SSH_AUTH_SOCK")
+		} else if strings.HasPrefix(r.agentSocket, "$") {
+			r.agentSocket = os.Getenv(r.agentSocket[1:])
+		} else {
+			r.agentSocket = expandTokens(r.agentSocket, target, home)
+		}
+	}
+	if r.agentSocket == "none" {
+		r.agentSocket = ""
+	}
+	return r, nil
+}
+
+// resolveEndpoint applies "[user@]host[:port]", the caller's defaults and the ssh config.
+func resolveEndpoint(sc *sshConfig, spec, defUser, lastUser string, defPort int, home string) (endpoint, error) {
+	specUser, alias, specPort, err := splitHostSpec(spec)
+	if err != nil {
+		return endpoint{}, err
+	}
+	ep := endpoint{name: alias, hostname: alias}
+	if hn := sc.get(alias, "HostName"); hn != "" {
+		ep.hostname = strings.ReplaceAll(hn, "%h", alias)
+	}
+	ep.user = firstNonEmpty(specUser, defUser, sc.get(alias, "User"), lastUser)
+	switch {
+	case specPort != 0:
+		ep.port = specPort
+	case defPort != 0:
+		ep.port = defPort
+	default:
+		ep.port = defaultPort
+		if p := sc.get(alias, "Port"); p != "" {
+			n, err := strconv.Atoi(p)
+			if err != nil || n <= 0 || n > 65535 {
+				return endpoint{}, fmt.Errorf("%s: ssh config: bad Port %q", alias, p)
+			}
+			ep.port = n
+		}
+	}
+	for _, f := range sc.getAll(alias, "IdentityFile") {
+		if !strings.EqualFold(f, "none") {
+			ep.identityFiles = append(ep.identityFiles, expandTokens(f, ep, home))
+		}
+	}
+	return ep, nil
+}
+
+// splitHostSpec splits "[user@]host[:port]"; host may be a bare or bracketed IPv6 address.
+func splitHostSpec(spec string) (usr, host string, port int, err error) {
+	if i := strings.LastIndex(spec, "@"); i >= 0 {
+		usr, spec = spec[:i], spec[i+1:]
+		if usr == "" {
+			return "", "", 0, fmt.Errorf("%q: empty user name", spec)
+		}
+	}
+	host = spec
+	if net.ParseIP(spec) == nil && strings.Contains(spec, ":") || strings.HasPrefix(spec, "[") {
+		h, p, splitErr := net.SplitHostPort(spec)
+		if splitErr != nil {
+			return "", "", 0, fmt.Errorf("%q: %v", spec, splitErr)
+		}
+		host = h
+		if p != "" {
+			port, err = strconv.Atoi(p)
+			if err != nil || port <= 0 || port > 65535 {
+				return "", "", 0, fmt.Errorf("%q: bad port %q", spec, p)
+			}
+		}
+	}
+	if host == "" || strings.ContainsAny(host, " \t\r\n/") {
+		return "", "", 0, fmt.Errorf("%q: not a host name or address", spec)
+	}
+	return usr, host, port, nil
+}
+
+// expandTokens expands the ssh_config tokens quorate can know: %h %p %r %u %d %n %%, and ~.
+func expandTokens(s string, ep endpoint, home string) string {
+	s = expandTilde(s, home)
+	if !strings.Contains(s, "%") {
+		return s
+	}
+	localUser := ""
+	if u, err := user.Current(); err == nil {
+		localUser = u.Username
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '%' || i+1 == len(s) {
+			b.WriteByte(s[i])
+			continue
+		}
+		i++
+		switch s[i] {
+		case 'h':
+			b.WriteString(ep.hostname)
+		case 'n':
+			b.WriteString(ep.name)
+		case 'p':
+			b.WriteString(strconv.Itoa(ep.port))
+		case 'r':
+			b.WriteString(ep.user)
+		case 'u':
+			b.WriteString(localUser)
+		case 'd':
+			b.WriteString(home)
+		case '%':
+			b.WriteByte('%')
+		default:
+			b.WriteByte('%')
+			b.WriteByte(s[i])
+		}
+	}
+	return b.String()
+}
+
+func expandTilde(s, home string) string {
+	if home != "" && (s == "~" || strings.HasPrefix(s, "~/")) {
+		return filepath.Join(home, s[1:])
+	}
+	return s
+}
+
+func expandAll(files []string, home string) []string {
+	out := make([]string, 0, len(files))
+	for _, f := range files {
+		out = append(out, expandTilde(f, home))
+	}
+	return out
+}
+
+func defaultIdentityFiles(home string) []string {
+	if home == "" {
+		return nil
+	}
+	var out []string
+	for _, name := range []string{"id_ed25519", "id_ecdsa", "id_rsa"} {
+		f := filepath.Join(home, ".ssh", name)
+		if _, err := os.Stat(f); err == nil {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func firstNonEmpty(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func dedupe(in []string) []string {
+	seen := make(map[string]bool, len(in))
+	out := in[:0]
+	for _, s := range in {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}

@@ -1,0 +1,200 @@
+package remote
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// How long a timed-out command is given to exit on SIGTERM before SIGKILL, and how long Run
+// waits for the kill to go out before it returns anyway (a dead connection must not hold it).
+const (
+	termGrace   = 300 * time.Millisecond
+	killTimeout = 400 * time.Millisecond
+)
+
+// Run implements Runner. It opens a session on the shared connection, runs cmd.Line with a
+// POSIX sh (LC_ALL=C), writes cmd.Stdin and closes it, and waits for the exit status. On the
+// deadline of ctx or cmd.Timeout the remote process gets SIGTERM, then SIGKILL, the session
+// is closed and Run returns within a second, wrapping ErrTimeout (cmd.Timeout) or ctx.Err().
+func (c *Client) Run(ctx context.Context, cmd Command) (Result, error) {
+	start := time.Now()
+	redacted := Redact(cmd.Line, cmd.Secrets)
+	res, err := c.run(ctx, cmd, redacted)
+	res.Duration = time.Since(start)
+	c.logCommand(ctx, cmd, redacted, res, err)
+	return res, err
+}
+
+func (c *Client) run(ctx context.Context, cmd Command, redacted string) (Result, error) {
+	res := Result{ExitCode: -1}
+	timeoutCtx := ctx
+	if cmd.Timeout > 0 {
+		var cancel context.CancelFunc
+		timeoutCtx, cancel = context.WithTimeoutCause(ctx, cmd.Timeout, ErrTimeout)
+		defer cancel()
+	}
+	fail := func(what string, err error) (Result, error) {
+		return res, fmt.Errorf("%s: %q: %s: %w", c.host, redacted, what, redactErr(err, cmd.Secrets))
+	}
+	release, err := c.acquire(timeoutCtx)
+	if err != nil {
+		return fail("waiting for a session", deadlineCause(timeoutCtx, err))
+	}
+	defer release()
+	sess, err := c.conn.NewSession()
+	if err != nil {
+		return fail("opening a session", err)
+	}
+	defer sess.Close()
+
+	marker := newMarker()
+	var stdout, stderr syncBuffer
+	sess.Stdin = bytes.NewReader(cmd.Stdin) // nil Stdin reads as empty: EOF at once
+	sess.Stdout = &stdout
+	sess.Stderr = &stderr
+	if err := sess.Start(wrapLine(marker, cmd.Line)); err != nil {
+		return fail("starting", err)
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- sess.Wait() }()
+
+	var waitErr error
+	select {
+	case waitErr = <-waited:
+	case <-timeoutCtx.Done():
+		exited := stopRemote(sess, waited)
+		res.Stdout, _ = stripMarker(stdout.Bytes(), marker)
+		res.Stderr, _ = stripMarker(stderr.Bytes(), marker)
+		how := "killed"
+		if exited {
+			how = "terminated"
+		}
+		return fail("deadline reached, remote process "+how, deadlineCause(timeoutCtx, timeoutCtx.Err()))
+	}
+
+	var startedOut, startedErr bool
+	res.Stdout, startedOut = stripMarker(stdout.Bytes(), marker)
+	res.Stderr, startedErr = stripMarker(stderr.Bytes(), marker)
+	var exitErr *ssh.ExitError
+	switch {
+	case waitErr == nil:
+		res.ExitCode = 0
+	case errors.As(waitErr, &exitErr):
+		res.ExitCode = exitErr.ExitStatus()
+	default:
+		return fail("waiting for its end", waitErr)
+	}
+	if !startedOut || !startedErr {
+		// The login shell gave up before running anything (nologin, a broken .bashrc).
+		return res, fmt.Errorf("%s: %q: the remote login shell did not run the command (exit status %d): %s",
+			c.host, redacted, res.ExitCode, lastLines(Redact(string(res.Stdout)+string(res.Stderr), cmd.Secrets), 3))
+	}
+	if res.ExitCode != 0 {
+		return res, &ExitError{Host: c.host, Cmd: redacted, Code: res.ExitCode,
+			Stderr: strings.TrimSpace(Redact(string(res.Stderr), cmd.Secrets))}
+	}
+	return res, nil
+}
+
+// stopRemote signals the remote process (SIGTERM, then SIGKILL after termGrace) and closes
+// the session, in the background, and waits at most termGrace+killTimeout. It reports whether
+// the process exited on SIGTERM.
+func stopRemote(sess *ssh.Session, waited <-chan error) bool {
+	stopped := make(chan bool, 1)
+	go func() {
+		// Signal and Close write to the connection, which may be the thing that is stuck.
+		sess.Signal(ssh.SIGTERM)
+		select {
+		case <-waited:
+			stopped <- true
+		case <-time.After(termGrace):
+			sess.Signal(ssh.SIGKILL)
+			stopped <- false
+		}
+		sess.Close()
+	}()
+	select {
+	case exited := <-stopped:
+		return exited
+	case <-time.After(termGrace + killTimeout):
+		return false
+	}
+}
+
+// deadlineCause prefers ErrTimeout when the command's own Timeout fired, keeping ctx's error.
+func deadlineCause(ctx context.Context, err error) error {
+	if cause := context.Cause(ctx); errors.Is(cause, ErrTimeout) {
+		return fmt.Errorf("%w (%w)", ErrTimeout, err)
+	}
+	return err
+}
+
+// redactErr hides secrets in an error's text; errors.Is still sees through it.
+func redactErr(err error, secrets []string) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	if red := Redact(msg, secrets); red != msg {
+		return &redactedError{msg: red, err: err}
+	}
+	return err
+}
+
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
+
+func (c *Client) logCommand(ctx context.Context, cmd Command, redacted string, res Result, err error) {
+	attrs := []slog.Attr{
+		slog.String("cmd", redacted),
+		slog.Int("exit", res.ExitCode),
+		slog.Duration("duration", res.Duration.Round(time.Millisecond)),
+	}
+	if len(cmd.Stdin) > 0 {
+		attrs = append(attrs, slog.Int("stdin_bytes", len(cmd.Stdin)))
+	}
+	level := slog.LevelInfo
+	if err != nil {
+		var exitErr *ExitError
+		if !errors.As(err, &exitErr) {
+			level = slog.LevelWarn
+		}
+		attrs = append(attrs, slog.String("error", Redact(err.Error(), cmd.Secrets)))
+		if tail := strings.TrimSpace(string(res.Stderr)); tail != "" {
+			attrs = append(attrs, slog.String("stderr", lastLines(Redact(tail, cmd.Secrets), 5)))
+		}
+	}
+	c.log.LogAttrs(ctx, level, "remote command", attrs...)
+}
+
+// syncBuffer is written by the session's copying goroutines and read by Run, possibly while
+// a timed-out command is still writing.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) Bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return bytes.Clone(b.buf.Bytes())
+}
