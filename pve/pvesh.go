@@ -15,9 +15,9 @@ type Member struct {
 	NodeID  int
 	Name    string // node name; from `pvecm status` this is the address (it runs -i)
 	Addr    string
-	Votes   int  // 0 when the source does not say
-	Online  bool // in the current corosync membership
-	Local   bool // the node that answered
+	Votes   int    // 0 when the source does not say
+	Online  bool   // in the current corosync membership
+	Local   bool   // the node that answered
 	QDevice string // A,V,NMW style flags from `pvecm status`; "" when no QDevice column
 }
 

@@ -1,0 +1,102 @@
+# quorate facts v1: everything preflight needs from one node, in one round trip.
+# Run as `sh -s` with this script on stdin. POSIX sh only; every tool may be missing.
+# Output: a header line, [section] lines, key=value lines (keys may repeat), an end line.
+# A tool that is absent is reported as "missing=<tool>", never as a failure.
+export LC_ALL=C
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export PATH
+cd / || exit 1
+
+have() { command -v "$1" >/dev/null 2>&1; }
+first() { head -n 1 2>/dev/null | tr -d '\r'; }
+kv() { printf '%s=%s\n' "$1" "$2"; }
+need() { have "$1" || kv missing "$1"; }
+
+echo "quorate-facts v1"
+
+echo "[host]"
+kv hostname "$(hostname 2>/dev/null | first)"
+kv fqdn "$(hostname -f 2>/dev/null | first)"
+kv uname_n "$(uname -n | first)"
+kv machine_id "$(cat /etc/machine-id 2>/dev/null | first)"
+kv epoch "$(date +%s.%N 2>/dev/null | first)"
+node=$(uname -n | cut -d. -f1)
+kv nodename "$node"
+for tool in getent ip pveversion pvecm chronyc timedatectl ssh-keygen pve-firewall corosync-quorumtool; do
+	need "$tool"
+done
+
+echo "[resolve]"
+if have getent; then
+	getent ahosts "$node" 2>/dev/null | awk '!seen[$1]++ { print "addr=" $1 }'
+fi
+
+echo "[addresses]"
+if have ip; then
+	ip -o addr show 2>/dev/null | sed 's/\\.*$//' | awk '{ print "addr=" $0 }'
+fi
+
+for dev in /sys/class/net/*; do
+	[ -e "$dev" ] || continue
+	name=${dev##*/}
+	echo "[iface $name]"
+	kv mtu "$(cat "$dev/mtu" 2>/dev/null | first)"
+	kv type "$(cat "$dev/type" 2>/dev/null | first)"
+	kv operstate "$(cat "$dev/operstate" 2>/dev/null | first)"
+	kv speed "$(cat "$dev/speed" 2>/dev/null | first)"
+	kv duplex "$(cat "$dev/duplex" 2>/dev/null | first)"
+	if [ -d "$dev/wireless" ] || [ -e "$dev/phy80211" ]; then kv wireless 1; else kv wireless 0; fi
+	if [ -d "$dev/bridge" ]; then kv bridge 1; fi
+	if [ -d "$dev/bonding" ]; then kv bond 1; fi
+	if [ -e "/proc/net/vlan/$name" ]; then kv vlan 1; fi
+	if [ -e "$dev/device" ]; then kv physical 1; else kv physical 0; fi
+done
+
+echo "[netconfig]"
+for f in /etc/network/interfaces /etc/network/interfaces.d/*; do
+	[ -f "$f" ] || continue
+	grep -E '^[[:space:]]*iface[[:space:]]' "$f" 2>/dev/null | awk '{ $1 = $1; print "iface=" $0 }'
+done
+
+echo "[pve]"
+if have pveversion; then kv pveversion "$(pveversion 2>/dev/null | first)"; fi
+if grep -qs ' /etc/pve ' /proc/mounts; then kv pmxcfs mounted; else kv pmxcfs unmounted; fi
+for f in /etc/pve/corosync.conf /etc/corosync/authkey /etc/corosync/corosync.conf; do
+	if [ -e "$f" ]; then kv file "present $f"; else kv file "absent $f"; fi
+done
+if have pidof && pidof corosync >/dev/null 2>&1; then kv corosync running; else kv corosync stopped; fi
+if have corosync-quorumtool; then
+	if corosync-quorumtool -l >/dev/null 2>&1; then kv quorumtool ok; else kv quorumtool fail; fi
+fi
+for f in /etc/pve/nodes/*/qemu-server/*.conf; do [ -e "$f" ] && { g=${f##*/}; kv vm "${g%.conf}"; }; done
+for f in /etc/pve/nodes/*/lxc/*.conf; do [ -e "$f" ] && { g=${f##*/}; kv ct "${g%.conf}"; }; done
+
+echo "[time]"
+if have chronyc; then
+	chronyc -n tracking 2>/dev/null | awk -F' : ' 'NF == 2 { gsub(/ +$/, "", $1); print "chrony." $1 "=" $2 }'
+fi
+if have timedatectl; then
+	timedatectl show 2>/dev/null | grep -E '^(NTP|NTPSynchronized|CanNTP|Timezone)=' | sed 's/^/timedatectl./'
+fi
+for d in chronyd ntpd systemd-timesyncd ptp4l phc2sys; do
+	if have pidof && pidof "$d" >/dev/null 2>&1; then kv daemon "$d"; fi
+done
+
+echo "[ssh]"
+if have ssh-keygen; then
+	for f in /etc/ssh/ssh_host_*_key.pub; do
+		[ -f "$f" ] && ssh-keygen -l -f "$f" 2>/dev/null | awk '{ print "hostkey=" $NF " " $2 }'
+	done
+fi
+
+echo "[firewall]"
+if have pve-firewall; then kv pve_firewall "$(pve-firewall status 2>/dev/null | first)"; fi
+for f in /etc/pve/firewall/cluster.fw "/etc/pve/nodes/$node/host.fw"; do
+	[ -f "$f" ] || continue
+	kv enable "$f $(awk -F: '/^\[/ { s = $0 } s == "[OPTIONS]" && $1 ~ /^[[:space:]]*enable[[:space:]]*$/ { gsub(/[[:space:]]/, "", $2); print $2 }' "$f" | first)"
+done
+# Counts of rules that drop or reject: a hint that corosync or 8006 may be filtered.
+if have nft; then kv nft_drop_rules "$(nft list ruleset 2>/dev/null | grep -c -E '(drop|reject)')"; fi
+if have iptables; then kv iptables_drop_rules "$(iptables -S 2>/dev/null | grep -c -E '(DROP|REJECT)')"; fi
+
+echo "quorate-facts end"
