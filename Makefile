@@ -1,0 +1,33 @@
+# Build, test and lint quorate. `make test` is the command CI runs (see .ci/run).
+GO       ?= go
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS  := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+FUZZTIME ?= 60s
+
+.PHONY: build test lint fuzz clean
+
+build:
+	$(GO) build -ldflags '$(LDFLAGS)' -o quorate .
+
+# Every test of every package. The lab and end-to-end tests need root and the Debian
+# packages that .ci/deps installs; without them they skip.
+test: lint
+	$(GO) test -race -count=1 ./...
+
+lint:
+	@unformatted=$$(gofmt -l .); \
+	if [ -n "$$unformatted" ]; then echo "gofmt -l found unformatted files:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+# Runs every Fuzz target in the module for FUZZTIME each (go test fuzzes one at a time).
+fuzz:
+	@for file in $$(grep -rl --include='*_test.go' '^func Fuzz' .); do \
+		for target in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$file); do \
+			echo "== $$target ($$(dirname $$file)) for $(FUZZTIME)"; \
+			$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) ./$$(dirname $$file) || exit 1; \
+		done; \
+	done
+
+clean:
+	rm -f quorate
