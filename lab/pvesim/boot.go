@@ -1,0 +1,40 @@
+package pvesim
+
+import (
+	"context"
+	"os"
+)
+
+// Boot brings up what a booted PVE node runs: pmxcfs, corosync when configured, pveproxy.
+// It is idempotent and does not wait for corosync's IPC, to stay fast.
+func (e *Env) Boot(ctx context.Context) int {
+	for _, dir := range []string{stateDir, pveDir, "/var/lock", pveLibDir} {
+		if err := os.MkdirAll(e.Path(dir), 0o755); err != nil {
+			e.errf("pvesim boot: %v\n", err)
+			return 1
+		}
+	}
+	if code := e.runPmxcfs(ctx, nil); code != 0 {
+		e.errf("pvesim boot: pmxcfs failed\n")
+		return 1
+	}
+	if fileExists(e.Path(localCorosyncConf)) {
+		if _, alive := readPID(e.Path("/run/corosync.pid")); !alive {
+			if err := e.runDaemonCommand(ctx, "corosync"); err != nil {
+				e.errf("pvesim boot: %v\n", err)
+				return 1
+			}
+		}
+	}
+	if _, alive := readPID(e.Path(pveproxyPIDPath)); !alive {
+		if err := e.startPveproxy(ctx); err != nil {
+			e.errf("pvesim boot: %v\n", err)
+			return 1
+		}
+	}
+	if err := e.writeOwnPIDFile(pvedaemonPIDPath, 1); err != nil {
+		e.errf("pvesim boot: %v\n", err)
+		return 1
+	}
+	return 0
+}
