@@ -66,15 +66,15 @@ type Failure struct {
 func (f *Failure) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s failed (%s)", f.Op, f.Kind)
-	switch {
-	case f.Kind == FailPrecheck && len(f.Prechecks) > 0:
+	if f.Line != "" {
+		fmt.Fprintf(&b, ": %s", f.Line)
+	}
+	if len(f.Prechecks) > 0 {
 		texts := make([]string, len(f.Prechecks))
 		for i, p := range f.Prechecks {
 			texts[i] = p.Text
 		}
-		fmt.Fprintf(&b, ": %s", strings.Join(texts, "; "))
-	case f.Line != "":
-		fmt.Fprintf(&b, ": %s", f.Line)
+		fmt.Fprintf(&b, " [%s]", strings.Join(texts, "; "))
 	}
 	if len(f.RemoteErrors) > 0 {
 		fmt.Fprintf(&b, " [%s]", strings.Join(f.RemoteErrors, "; "))

@@ -113,3 +113,6 @@ func (n *Node) wrap(step string, err error) error {
 	}
 	return fmt.Errorf("%s: %s: %w", n.Host(), step, err)
 }
+
+// remote.Runner must keep satisfying Runner: this fails to compile if the two drift apart.
+var _ Runner = remote.Runner(nil)

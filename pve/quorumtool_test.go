@@ -7,14 +7,14 @@ import (
 
 func TestParseQuorumStatusGoldens(t *testing.T) {
 	tests := []struct {
-		golden                    string
-		state                     State
-		expected, total, quorum   int
-		flags                     string
-		members                   int
-		localAddr                 string
-		qdevice                   bool
-		firstQDeviceFlags         string
+		golden                  string
+		state                   State
+		expected, total, quorum int
+		flags                   string
+		members                 int
+		localAddr               string
+		qdevice                 bool
+		firstQDeviceFlags       string
 	}{
 		{"pvecm-status-quorate.txt", Quorate, 2, 2, 2, "Quorate", 2, "192.168.202.179", false, ""},
 		{"pvecm-status-qdevice.txt", Quorate, 3, 3, 2, "Quorate Qdevice", 2, "192.168.202.121", true, "A,V,NMW"},
