@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -18,6 +19,8 @@ type streams struct {
 }
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
+	// Many hosts report at once; the writers the caller gave need not be safe for that.
+	stdout, stderr = &lockedWriter{w: stdout}, &lockedWriter{w: stderr}
 	s := streams{stdin: stdin, stdout: stdout, stderr: stderr}
 	app := &cli.App{
 		Name:                 "quorate",
@@ -31,6 +34,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		Flags:                globalFlags(),
 		Before:               checkGlobalFlags,
 		Commands: []*cli.Command{
+			initCommand(s),
 			validateCommand(s),
 			versionCommand(s),
 		},
@@ -108,4 +112,17 @@ func noArgs(c *cli.Context) error {
 		return usageErrorf("%s takes no arguments, got %q", c.Command.Name, c.Args().Slice())
 	}
 	return nil
+}
+
+// lockedWriter serialises writes, so that lines written from concurrent goroutines (one per
+// host) do not interleave or race.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -72,7 +72,7 @@ func (v *validator) cluster() {
 	case c.Name == "" && !v.reported("cluster.name"):
 		v.add("cluster.name", "missing: name the cluster (at most 15 letters, digits and inner hyphens)")
 	case c.Name != "":
-		if problem := clusterNameProblem(c.Name); problem != "" {
+		if problem := ClusterNameProblem(c.Name); problem != "" {
 			v.add("cluster.name", "%s", problem)
 		}
 	}
@@ -89,7 +89,8 @@ func (v *validator) cluster() {
 	}
 }
 
-func clusterNameProblem(name string) string {
+// ClusterNameProblem says what is wrong with name as a PVE cluster name, or "" when nothing is.
+func ClusterNameProblem(name string) string {
 	var why []string
 	if len(name) > maxClusterNameLen {
 		why = append(why, fmt.Sprintf("is %d characters long; PVE allows at most %d", len(name), maxClusterNameLen))
