@@ -54,7 +54,7 @@ func (c *credentials) markUsed(what string) {
 func (c *credentials) describe() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s := "none"
+	s := "no usable credential"
 	if len(c.offered) > 0 {
 		s = strings.Join(c.offered, ", ")
 	}
@@ -173,17 +173,21 @@ func loadIdentity(file string, passphrase func(string) ([]byte, error), c *crede
 			pub, _, _, _, _ = ssh.ParseAuthorizedKey(b)
 		}
 	}
+	// The handshake's time budget is paused during the prompt and the decryption, which
+	// bcrypt makes deliberately slow.
 	decrypt := sync.OnceValues(func() (ssh.Signer, error) {
-		pp, err := prompt(c, func() ([]byte, error) { return passphrase(file) })
-		if err != nil {
-			return nil, fmt.Errorf("passphrase: %w", err)
-		}
-		defer clear(pp)
-		s, err := ssh.ParsePrivateKeyWithPassphrase(pem, pp)
-		if err != nil {
-			return nil, fmt.Errorf("decrypting: %w", err)
-		}
-		return s, nil
+		return prompt(c, func() (ssh.Signer, error) {
+			pp, err := passphrase(file)
+			if err != nil {
+				return nil, fmt.Errorf("passphrase: %w", err)
+			}
+			defer clear(pp)
+			s, err := ssh.ParsePrivateKeyWithPassphrase(pem, pp)
+			if err != nil {
+				return nil, fmt.Errorf("decrypting: %w", err)
+			}
+			return s, nil
+		})
 	})
 	if pub == nil {
 		s, err := decrypt()

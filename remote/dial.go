@@ -242,11 +242,11 @@ func classify(ctx context.Context, ep endpoint, seen ssh.PublicKey, creds *crede
 	if errors.As(err, &unknown) {
 		return unknown
 	}
-	if ctx.Err() != nil && errors.Is(ctx.Err(), context.Canceled) {
-		return fmt.Errorf("%s: connect: %w", ep.addr(), ctx.Err())
-	}
-	if errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
-		return transientError{fmt.Errorf("%w: %s: timed out after connecting or handshaking: %v", ErrUnreachable, ep.addr(), err)}
+	if ctx.Err() != nil {
+		if errors.Is(ctx.Err(), context.Canceled) {
+			return fmt.Errorf("%s: connect: %w", ep.addr(), ctx.Err())
+		}
+		return fmt.Errorf("%w: %s: %w", ErrUnreachable, ep.addr(), ctx.Err())
 	}
 	var ce *connectError
 	if errors.As(err, &ce) {
@@ -256,16 +256,24 @@ func classify(ctx context.Context, ep endpoint, seen ssh.PublicKey, creds *crede
 		}
 		return transientError{fmt.Errorf("%w: %s: %v", ErrUnreachable, ep.addr(), err)}
 	}
-	msg := err.Error()
-	if seen != nil && (strings.Contains(msg, "unable to authenticate") || strings.Contains(msg, "too many authentication")) {
-		return fmt.Errorf("%w: %s@%s (tried %s)", ErrAuth, ep.user, ep.addr(), creds.describe())
+	if errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
+		return transientError{fmt.Errorf("%w: %s: %v", ErrUnreachable, ep.addr(), err)}
 	}
 	if errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, net.ErrClosed) ||
 		errors.Is(err, syscall.EPIPE) {
 		// sshd drops connections beyond MaxStartups and while it restarts: try again.
 		return transientError{fmt.Errorf("%w: %s: connection closed during the SSH handshake: %v", ErrUnreachable, ep.addr(), err)}
 	}
+	if seen != nil {
+		// The host key was verified; what fails after that is authentication (x/crypto's
+		// "unable to authenticate", or one of our credentials failing, e.g. a bad passphrase).
+		return fmt.Errorf("%w: %s@%s (tried %s): %v", ErrAuth, ep.user, ep.addr(), creds.describe(), trimSSHPrefix(err))
+	}
 	return fmt.Errorf("%s: %w", ep.addr(), err)
+}
+
+func trimSSHPrefix(err error) string {
+	return strings.TrimPrefix(err.Error(), "ssh: handshake failed: ")
 }
 
 func isTimeout(err error) bool {

@@ -99,10 +99,7 @@ func resolve(host string, cfg Config) (*route, error) {
 	if err != nil {
 		return nil, err
 	}
-	target.identityFiles = dedupe(append(expandAll(cfg.IdentityFiles, home), target.identityFiles...))
-	if len(target.identityFiles) == 0 {
-		target.identityFiles = defaultIdentityFiles(home)
-	}
+	target.identityFiles = identityFiles(cfg, target, home)
 	r := &route{target: target}
 
 	alias := target.name
@@ -128,9 +125,7 @@ func resolve(host string, cfg Config) (*route, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%s: ProxyJump: %w", host, err)
 			}
-			if len(ep.identityFiles) == 0 {
-				ep.identityFiles = target.identityFiles
-			}
+			ep.identityFiles = identityFiles(cfg, ep, home)
 			r.jumps = append(r.jumps, ep)
 		}
 	}
@@ -208,7 +203,9 @@ func splitHostSpec(spec string) (usr, host string, port int, err error) {
 		}
 	}
 	host = spec
-	if net.ParseIP(spec) == nil && strings.Contains(spec, ":") || strings.HasPrefix(spec, "[") {
+	if strings.HasPrefix(spec, "[") && strings.HasSuffix(spec, "]") {
+		host = spec[1 : len(spec)-1]
+	} else if net.ParseIP(spec) == nil && strings.Contains(spec, ":") || strings.HasPrefix(spec, "[") {
 		h, p, splitErr := net.SplitHostPort(spec)
 		if splitErr != nil {
 			return "", "", 0, fmt.Errorf("%q: %v", spec, splitErr)
@@ -280,6 +277,16 @@ func expandAll(files []string, home string) []string {
 		out = append(out, expandTilde(f, home))
 	}
 	return out
+}
+
+// identityFiles are Config's files, then the ssh config's for ep; when there are none, the
+// usual default files that exist.
+func identityFiles(cfg Config, ep endpoint, home string) []string {
+	files := dedupe(append(expandAll(cfg.IdentityFiles, home), ep.identityFiles...))
+	if len(files) == 0 {
+		files = defaultIdentityFiles(home)
+	}
+	return files
 }
 
 func defaultIdentityFiles(home string) []string {

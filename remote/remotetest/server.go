@@ -50,16 +50,17 @@ type Server struct {
 	hostKey  ssh.Signer
 	config   *ssh.ServerConfig
 
-	mu       sync.Mutex
-	conns    int
-	sessions int
-	commands []string
-	signals  []string
-	closed   int // sessions closed by the client while their command still ran
-	auths    []AuthAttempt
-	forwards []string
-	active   map[net.Conn]bool
-	wg       sync.WaitGroup
+	mu         sync.Mutex
+	authorized []ssh.PublicKey
+	conns      int
+	sessions   int
+	commands   []string
+	signals    []string
+	closed     int // sessions closed by the client while their command still ran
+	auths      []AuthAttempt
+	forwards   []string
+	active     map[net.Conn]bool
+	wg         sync.WaitGroup
 }
 
 // Start starts a server on 127.0.0.1 with an ephemeral port; it stops at the end of the test.
@@ -72,7 +73,8 @@ func Start(t testing.TB, opts Options) *Server {
 	if err != nil {
 		t.Fatalf("remotetest: listen: %v", err)
 	}
-	s := &Server{opts: opts, listener: l, hostKey: opts.HostKey, active: map[net.Conn]bool{}}
+	s := &Server{opts: opts, listener: l, hostKey: opts.HostKey, active: map[net.Conn]bool{},
+		authorized: slices.Clone(opts.AuthorizedKeys)}
 	s.config = &ssh.ServerConfig{
 		PublicKeyCallback: s.checkPublicKey,
 		ServerVersion:     "SSH-2.0-remotetest",
@@ -244,10 +246,20 @@ func (s *Server) serveConn(conn net.Conn) {
 	}
 }
 
+// Authorize adds a public key accepted from now on.
+func (s *Server) Authorize(key ssh.PublicKey) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.authorized = append(s.authorized, key)
+}
+
 func (s *Server) checkPublicKey(meta ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
-	ok := s.userOK(meta.User()) && slices.ContainsFunc(s.opts.AuthorizedKeys, func(k ssh.PublicKey) bool {
+	s.mu.Lock()
+	known := slices.ContainsFunc(s.authorized, func(k ssh.PublicKey) bool {
 		return string(k.Marshal()) == string(key.Marshal())
 	})
+	s.mu.Unlock()
+	ok := s.userOK(meta.User()) && known
 	s.recordAuth(meta.User(), "publickey", ok)
 	if !ok {
 		return nil, fmt.Errorf("key %s not authorized", ssh.FingerprintSHA256(key))

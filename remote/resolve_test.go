@@ -1,0 +1,111 @@
+package remote
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestSplitHostSpec(t *testing.T) {
+	tests := []struct {
+		in             string
+		user, host     string
+		port           int
+		wantErrContain string
+	}{
+		{in: "pve1", host: "pve1"},
+		{in: "198.51.100.11", host: "198.51.100.11"},
+		{in: "root@198.51.100.11:2222", user: "root", host: "198.51.100.11", port: 2222},
+		{in: "2001:db8::1", host: "2001:db8::1"},
+		{in: "[2001:db8::1]:22", host: "2001:db8::1", port: 22},
+		{in: "admin@[2001:db8::1]", host: "2001:db8::1", user: "admin"},
+		{in: "[2001:db8::1", wantErrContain: "missing ']'"},
+		{in: "pve1:0", wantErrContain: "bad port"},
+		{in: "pve1:99999", wantErrContain: "bad port"},
+		{in: "@pve1", wantErrContain: "empty user"},
+		{in: "", wantErrContain: "not a host"},
+		{in: "pve 1", wantErrContain: "not a host"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			user, host, port, err := splitHostSpec(tt.in)
+			if tt.wantErrContain != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErrContain) {
+					t.Errorf("splitHostSpec(%q) error = %v, want one containing %q", tt.in, err, tt.wantErrContain)
+				}
+				return
+			}
+			if err != nil || user != tt.user || host != tt.host || port != tt.port {
+				t.Errorf("splitHostSpec(%q) = %q %q %d %v, want %q %q %d", tt.in, user, host, port, err, tt.user, tt.host, tt.port)
+			}
+		})
+	}
+}
+
+func TestResolveWithSSHConfig(t *testing.T) {
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "config")
+	content := fmt.Sprintf(`Host pve?
+    HostName %%h.lab.example
+    User admin
+    Port 2200
+    IdentityFile %[1]s/id_%%n
+    UserKnownHostsFile %[1]s/kh1 %[1]s/kh2
+    ProxyJump jumper@bastion:2022,inner
+    IdentityAgent none
+
+Host inner
+    HostName 203.0.113.7
+
+Host legacy
+    ProxyCommand nc %%h %%p
+`, dir)
+	if err := os.WriteFile(cfgFile, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base := Config{SSHConfigFile: cfgFile, IdentityFiles: []string{"/keys/quorate"}}
+
+	r, err := resolve("pve1", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := endpoint{name: "pve1", hostname: "pve1.lab.example", port: 2200, user: "admin",
+		identityFiles: []string{"/keys/quorate", dir + "/id_pve1"}}
+	if !reflect.DeepEqual(r.target, want) {
+		t.Errorf("target = %+v\nwant     %+v", r.target, want)
+	}
+	if len(r.jumps) != 2 || r.jumps[0].addr() != "bastion:2022" || r.jumps[0].user != "jumper" || r.jumps[1].addr() != "203.0.113.7:22" {
+		t.Errorf("jumps = %+v", r.jumps)
+	}
+	if !reflect.DeepEqual(r.knownHosts, []string{dir + "/kh1", dir + "/kh2"}) {
+		t.Errorf("knownHosts = %v", r.knownHosts)
+	}
+	if r.agentSocket != "" {
+		t.Errorf("IdentityAgent none gave agent socket %q", r.agentSocket)
+	}
+
+	// What the caller says wins over the ssh config; "user@host:port" wins over both.
+	explicit := base
+	explicit.User, explicit.Port, explicit.Jump, explicit.KnownHostsFile = "root", 22, "none", "/kh"
+	r, err = resolve("pve2", explicit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.target.user != "root" || r.target.port != 22 || len(r.jumps) != 0 || !reflect.DeepEqual(r.knownHosts, []string{"/kh"}) {
+		t.Errorf("explicit config ignored: %+v", r)
+	}
+	r, err = resolve("ops@pve3:2201", explicit)
+	if err != nil || r.target.user != "ops" || r.target.port != 2201 {
+		t.Errorf("user@host:port = %+v, %v", r, err)
+	}
+
+	if _, err := resolve("legacy", base); err == nil || !strings.Contains(err.Error(), "ProxyCommand") {
+		t.Errorf("ProxyCommand: %v, want a clear refusal", err)
+	}
+	if _, err := resolve("pve1", Config{SSHConfigFile: "none", Jump: "a,,b", KnownHostsFile: "/kh"}); err == nil {
+		t.Error("empty ProxyJump hop accepted")
+	}
+}

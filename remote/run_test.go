@@ -1,0 +1,235 @@
+package remote_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/quorate/quorate/remote"
+	"github.com/quorate/quorate/remote/remotetest"
+)
+
+func TestRunOutputAndExitStatus(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, remotetest.Options{})
+	c := f.dial(t)
+	tests := []struct {
+		name       string
+		cmd        remote.Command
+		wantOut    string
+		wantErrOut string
+		wantCode   int
+	}{
+		{name: "stdout", cmd: remote.Command{Line: "echo hello; echo world"}, wantOut: "hello\nworld\n"},
+		{name: "stderr kept apart", cmd: remote.Command{Line: "echo out; echo err >&2"}, wantOut: "out\n", wantErrOut: "err\n"},
+		{name: "exit status", cmd: remote.Command{Line: "echo failing >&2; exit 3"}, wantErrOut: "failing\n", wantCode: 3},
+		{name: "POSIX sh with LC_ALL=C", cmd: remote.Command{Line: `printf '%s|%s\n' "$LC_ALL" "$(echo sub)"`}, wantOut: "C|sub\n"},
+		{name: "quoting is the caller's", cmd: remote.Command{Line: "printf '%s\\n' " + remote.Quote("it's $HOME")}, wantOut: "it's $HOME\n"},
+		{name: "stdin delivered and closed", cmd: remote.Command{Line: "cat; echo end", Stdin: []byte("line 1\nline 2")}, wantOut: "line 1\nline 2end\n"},
+		{name: "nil stdin reads EOF at once", cmd: remote.Command{Line: "cat; echo eof"}, wantOut: "eof\n"},
+		{name: "empty line", cmd: remote.Command{Line: ""}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := c.Run(context.Background(), tt.cmd)
+			if string(res.Stdout) != tt.wantOut || string(res.Stderr) != tt.wantErrOut || res.ExitCode != tt.wantCode {
+				t.Errorf("Run = stdout %q stderr %q exit %d, want %q %q %d", res.Stdout, res.Stderr, res.ExitCode,
+					tt.wantOut, tt.wantErrOut, tt.wantCode)
+			}
+			var exitErr *remote.ExitError
+			switch {
+			case tt.wantCode == 0 && err != nil:
+				t.Errorf("Run error: %v", err)
+			case tt.wantCode != 0 && (!errors.As(err, &exitErr) || exitErr.Code != tt.wantCode ||
+				exitErr.Stderr != strings.TrimSpace(tt.wantErrOut) || exitErr.Host != f.srv.Addr()):
+				t.Errorf("Run error = %#v, want an *ExitError with code %d and stderr", err, tt.wantCode)
+			}
+			if res.Duration <= 0 {
+				t.Errorf("Duration = %v", res.Duration)
+			}
+		})
+	}
+}
+
+// A root .bashrc that prints on every login must not leak into what a command returns.
+func TestRunIgnoresNoisyShellStartup(t *testing.T) {
+	t.Parallel()
+	noise := "Welcome to pve1!\nquorate-output-begins-fake\nno newline at the end"
+	f := newFixture(t, remotetest.Options{StartupNoise: noise})
+	c := f.dial(t)
+	res, err := c.Run(context.Background(), remote.Command{Line: "hostname -s >/dev/null; echo pve1; echo warn >&2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(res.Stdout) != "pve1\n" || string(res.Stderr) != "warn\n" {
+		t.Errorf("stdout %q stderr %q: the shell's start-up output leaked", res.Stdout, res.Stderr)
+	}
+}
+
+func TestRunTimeoutSignalsAndReturnsInTime(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		line    string
+		timeout time.Duration // Command.Timeout; zero: the context's deadline
+		wantErr error
+		wantSig []string // signals the server must have seen, in order
+	}{
+		{name: "command timeout", line: "echo started; sleep 60", timeout: 300 * time.Millisecond,
+			wantErr: remote.ErrTimeout, wantSig: []string{"TERM"}},
+		{name: "context deadline", line: "sleep 60", wantErr: context.DeadlineExceeded, wantSig: []string{"TERM"}},
+		{name: "process ignoring TERM gets KILL", line: "trap '' TERM; echo started; while :; do sleep 0.05; done",
+			timeout: 300 * time.Millisecond, wantErr: remote.ErrTimeout, wantSig: []string{"TERM", "KILL"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, remotetest.Options{})
+			c := f.dial(t)
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			if tt.timeout > 0 {
+				cancel()
+				ctx, cancel = context.WithCancel(context.Background())
+			}
+			defer cancel()
+			start := time.Now()
+			res, err := c.Run(ctx, remote.Command{Line: tt.line, Timeout: tt.timeout})
+			elapsed := time.Since(start)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("Run error = %v, want %v", err, tt.wantErr)
+			}
+			if elapsed > 300*time.Millisecond+time.Second {
+				t.Errorf("Run returned %v after the start, deadline 300ms: more than a second late", elapsed)
+			}
+			if strings.Contains(tt.line, "echo started") && string(res.Stdout) != "started\n" {
+				t.Errorf("partial stdout = %q, want what the command printed before the deadline", res.Stdout)
+			}
+			remotetest.Eventually(t, 2*time.Second, "server saw the signals and the session close", func() bool {
+				sigs := f.srv.Signals()
+				return fmt.Sprint(sigs) == fmt.Sprint(tt.wantSig)
+			})
+			// The connection survives a timed-out command.
+			if res, err := c.Run(context.Background(), remote.Command{Line: "echo alive"}); err != nil || string(res.Stdout) != "alive\n" {
+				t.Errorf("Run after a timeout = %q, %v", res.Stdout, err)
+			}
+		})
+	}
+}
+
+// One connection per host for a whole run, however many commands, transfers and concurrent
+// callers there are.
+func TestOneConnectionPerHost(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, remotetest.Options{Dir: t.TempDir()})
+	f.cfg.MaxSessions = 4 // fewer than the concurrent callers: they must queue, not fail
+	c := f.dial(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 20)
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := c.Run(context.Background(), remote.Command{Line: fmt.Sprintf("sleep 0.05; echo %d", i)})
+			if err == nil && string(res.Stdout) != fmt.Sprintf("%d\n", i) {
+				err = fmt.Errorf("command %d got %q", i, res.Stdout)
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	for range 3 {
+		if _, err := c.Run(context.Background(), remote.Command{Line: "true"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Upload(context.Background(), filepath.Join(f.dir, "f"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.srv.Connections(); n != 1 {
+		t.Errorf("server saw %d connections, want 1", n)
+	}
+	if n := f.srv.Sessions(); n != 24 {
+		t.Errorf("server saw %d sessions, want 24 (one per command and transfer)", n)
+	}
+}
+
+// Secrets never reach the log file or an error, whether they appear in the command line, in
+// what the command prints, or in an error.
+func TestSecretsAreRedacted(t *testing.T) {
+	t.Parallel()
+	const secret = "Pa55-w0rd!"
+	f := newFixture(t, remotetest.Options{})
+	logFile := filepath.Join(f.dir, "quorate.log")
+	lf, err := os.Create(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.cfg.Log = slog.New(slog.NewJSONHandler(lf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	c := f.dial(t)
+
+	var errs []error
+	for _, cmd := range []remote.Command{
+		{Line: "read pw; test \"$pw\" = " + remote.Quote(secret), Stdin: []byte(secret + "\n")},
+		{Line: "echo 'login with " + secret + " failed' >&2; exit 1"},
+		{Line: "sleep 5; echo " + secret, Timeout: 100 * time.Millisecond},
+	} {
+		cmd.Secrets = []string{secret}
+		_, err := c.Run(context.Background(), cmd)
+		errs = append(errs, err)
+	}
+	lf.Close()
+	if errs[0] != nil {
+		t.Errorf("the secret did not reach the command on stdin: %v", errs[0])
+	}
+	for i, err := range errs[1:] {
+		if err == nil {
+			t.Fatalf("command %d should have failed", i+1)
+		}
+		if strings.Contains(err.Error(), secret) || !strings.Contains(err.Error(), "***") {
+			t.Errorf("error %d not redacted: %v", i+1, err)
+		}
+	}
+	data, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(data), secret) {
+		t.Errorf("secret in the log file:\n%s", data)
+	}
+	if n := strings.Count(string(data), `"msg":"remote command"`); n != 3 {
+		t.Errorf("%d command records, want 3:\n%s", n, data)
+	}
+	for _, want := range []string{`"host":"` + f.srv.Addr() + `"`, `"exit":1`, `"duration":`, "***"} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("log lacks %s:\n%s", want, data)
+		}
+	}
+}
+
+func TestRunAfterCloseFails(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, remotetest.Options{})
+	c := f.dial(t)
+	if err := c.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if _, err := c.Run(context.Background(), remote.Command{Line: "true"}); err == nil {
+		t.Error("Run on a closed client succeeded")
+	}
+	if err := c.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+}

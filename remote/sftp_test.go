@@ -1,0 +1,103 @@
+package remote_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/quorate/quorate/remote"
+	"github.com/quorate/quorate/remote/remotetest"
+)
+
+func TestUploadDownloadRoundTrip(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir() // the server is in-process: its files are ours to inspect
+	f := newFixture(t, remotetest.Options{Dir: dir})
+	c := f.dial(t)
+	ctx := context.Background()
+
+	data := make([]byte, 3<<20+17) // several SFTP packets, not a round size
+	rand.Read(data)
+	target := filepath.Join(dir, "corosync.conf")
+	if err := os.WriteFile(target, []byte("old contents"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Upload(ctx, target, data, 0o600); err != nil {
+		t.Fatalf("Upload: %v", err)
+	}
+	got, err := os.ReadFile(target)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("file on the host differs from what was uploaded (%d vs %d bytes, %v)", len(got), len(data), err)
+	}
+	if st, _ := os.Stat(target); st.Mode().Perm() != 0o600 {
+		t.Errorf("mode = %v, want 0600", st.Mode().Perm())
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Errorf("temporary files left behind: %v", entries)
+	}
+	down, err := c.Download(ctx, target)
+	if err != nil || !bytes.Equal(down, data) {
+		t.Fatalf("Download = %d bytes, %v; want the %d uploaded", len(down), err, len(data))
+	}
+	logText := f.log.String()
+	if !strings.Contains(logText, `msg="remote upload"`) || !strings.Contains(logText, "sha256=") {
+		t.Errorf("upload not logged with its checksum:\n%s", logText)
+	}
+	if n := f.srv.Connections(); n != 1 {
+		t.Errorf("SFTP used %d connections, want the one shared connection", n)
+	}
+}
+
+func TestUploadFailureLeavesTargetAlone(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	f := newFixture(t, remotetest.Options{Dir: dir})
+	c := f.dial(t)
+	tests := []struct {
+		name string
+		path string
+	}{
+		{"relative path", "relative/file"},
+		{"missing directory", filepath.Join(dir, "missing", "file")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := c.Upload(context.Background(), tt.path, []byte("data"), 0o644)
+			if err == nil || !strings.Contains(err.Error(), f.srv.Addr()) {
+				t.Errorf("Upload(%s) = %v, want an error naming the host", tt.path, err)
+			}
+		})
+	}
+	if _, err := c.Download(context.Background(), filepath.Join(dir, "absent")); err == nil {
+		t.Error("Download of a missing file succeeded")
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("files left behind: %v", entries)
+	}
+}
+
+func TestUploadHonoursContext(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	f := newFixture(t, remotetest.Options{Dir: dir})
+	c := f.dial(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	start := time.Now()
+	err := c.Upload(ctx, filepath.Join(dir, "f"), make([]byte, 1<<20), 0o644)
+	if err == nil || time.Since(start) > time.Second {
+		t.Errorf("Upload with a cancelled context = %v after %v", err, time.Since(start))
+	}
+	if _, err := os.Stat(filepath.Join(dir, "f")); err == nil {
+		t.Error("file written despite the cancelled context")
+	}
+	if _, err := c.Run(context.Background(), remote.Command{Line: "true"}); err != nil {
+		t.Errorf("connection unusable after a cancelled upload: %v", err)
+	}
+}
