@@ -1,0 +1,76 @@
+package lab
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+func (s *state) controllerKey() (pub, key string, err error) {
+	keys := filepath.Join(labDir(s.Name), "keys")
+	k, err1 := os.ReadFile(filepath.Join(keys, "id_ed25519"))
+	p, err2 := os.ReadFile(filepath.Join(keys, "id_ed25519.pub"))
+	return string(p), string(k), errors.Join(err1, err2)
+}
+
+// restart boots the host again (killing it first if it runs) with its /etc, /root and
+// /var as they were; /run, /tmp and /dev/shm start empty, as after a reboot.
+func (l *Lab) restart(ctx context.Context, s *state, m *machineState) error {
+	if err := m.Init.kill(ctx); err != nil {
+		return err
+	}
+	pub, key, err := s.controllerKey()
+	if err != nil {
+		return err
+	}
+	c := freshConfig(s, m, pub, key)
+	c.Fresh = false
+	if err := spawnInit(ctx, s, m, c); err != nil {
+		return err
+	}
+	if err := s.save(); err != nil {
+		return err
+	}
+	if slices.ContainsFunc(m.Faults, func(f string) bool { return strings.HasPrefix(f, "wifi") }) {
+		if err := l.wifiSysfs(ctx, m); err != nil {
+			return err
+		}
+	}
+	return l.waitSSH(ctx, m.Name, 10*time.Second)
+}
+
+// reinstall puts the host back to a fresh install: its network faults are undone, its
+// /etc, /root and /var changes are wiped, and it boots with new host keys, a new
+// machine-id and the same name and address. The controller's known_hosts keeps the old
+// keys on purpose (quorate must see a changed host key); Trust refreshes them.
+func (l *Lab) reinstall(ctx context.Context, s *state, m *machineState) error {
+	if err := m.Init.kill(ctx); err != nil {
+		return err
+	}
+	if err := errors.Join(clearNft(ctx, m), clearRate(ctx, m), l.stopRelay(ctx, s, m)); err != nil {
+		return err
+	}
+	if m.Ifaces[0] != linkIface(0) {
+		if err := ipBatch(ctx, m.Netns, []string{
+			"link set " + m.Ifaces[0] + " down", "link set " + m.Ifaces[0] + " name " + linkIface(0), "link set " + linkIface(0) + " up",
+		}); err != nil {
+			return err
+		}
+		m.Ifaces[0] = linkIface(0)
+	}
+	if err := os.RemoveAll(filepath.Join(labDir(s.Name), "hosts", m.Name, "ov")); err != nil {
+		return err
+	}
+	pub, key, err := s.controllerKey()
+	if err != nil {
+		return err
+	}
+	if err := spawnInit(ctx, s, m, freshConfig(s, m, pub, key)); err != nil {
+		return err
+	}
+	return s.save()
+}

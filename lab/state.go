@@ -1,0 +1,76 @@
+package lab
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// state is what a lab records in /run/quorate-lab/<lab>/state.json so that another
+// process (the next pvelab command, the next Up) can find and end everything it made.
+type state struct {
+	Name     string         `json:"name"`
+	Created  time.Time      `json:"created"`
+	Dir      string         `json:"dir,omitempty"` // where cluster.yaml & co were written
+	Password string         `json:"password"`
+	Links    int            `json:"links"`
+	Owner    *procRef       `json:"owner,omitempty"` // nil for detached labs
+	Netns    []string       `json:"netns"`           // every netns made, bridge first
+	Machines []machineState `json:"machines"`        // ctl first
+}
+
+type machineState struct {
+	Host
+	Netns  string   `json:"netns"`
+	Ifaces []string `json:"ifaces"` // current name of each link's interface inside the host
+	Init   procRef  `json:"init"`   // PID 1 of the host, in the root PID namespace
+	Relay  *procRef `json:"relay,omitempty"`
+	Faults []string `json:"faults,omitempty"` // active faults, as given to Fault
+	Keys   []string `json:"keys,omitempty"`   // host keys the controller trusts ("type base64")
+}
+
+// procRef names a process by PID and start time, so that a recycled PID is never
+// mistaken for ours.
+type procRef struct {
+	PID   int    `json:"pid"`
+	Start uint64 `json:"start"`
+}
+
+func labDir(name string) string    { return filepath.Join(stateRoot, name) }
+func statePath(name string) string { return filepath.Join(labDir(name), "state.json") }
+
+func (s *state) machine(name string) (*machineState, error) {
+	for i := range s.Machines {
+		if s.Machines[i].Name == name {
+			return &s.Machines[i], nil
+		}
+	}
+	return nil, fmt.Errorf("lab %s: no host %q", s.Name, name)
+}
+
+func loadState(name string) (*state, error) {
+	b, err := os.ReadFile(statePath(name))
+	if err != nil {
+		return nil, err
+	}
+	var s state
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("lab %s: state: %w", name, err)
+	}
+	return &s, nil
+}
+
+// save writes the state atomically: a reader never sees half a file.
+func (s *state) save() error {
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := statePath(s.Name) + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("lab %s: write state: %w", s.Name, err)
+	}
+	return os.Rename(tmp, statePath(s.Name))
+}
