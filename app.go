@@ -25,14 +25,13 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 	app := &cli.App{
 		Name:                 "quorate",
 		Usage:                "build Proxmox VE clusters over SSH, one verified step at a time",
-		UsageText:            "quorate [global options] command [command options] [arguments...]",
+		UsageText:            "quorate [global options] command [command options] [arguments...]\n(global options may also follow the command)",
 		Reader:               stdin,
 		Writer:               stdout,
 		ErrWriter:            stderr,
 		HideVersion:          true, // "quorate version" instead; -v is --verbose
 		EnableBashCompletion: false,
 		Flags:                globalFlags(),
-		Before:               checkGlobalFlags,
 		Commands: []*cli.Command{
 			initCommand(s),
 			validateCommand(s),
@@ -50,6 +49,12 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 	}
 	for _, cmd := range app.Commands {
 		cmd.OnUsageError = onUsageError
+		// Global flags are accepted after the command too ("quorate validate -c x.yaml" is
+		// what people type); hidden there so that each command's help shows its own flags.
+		for _, f := range globalFlags() {
+			hideFlag(f)
+			cmd.Flags = append(cmd.Flags, f)
+		}
 	}
 	return app
 }
@@ -57,6 +62,17 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 // onUsageError turns the library's flag parsing errors into exit code 2, printed once by run.
 func onUsageError(_ *cli.Context, err error, _ bool) error {
 	return usageErrorf("%v", err)
+}
+
+func hideFlag(f cli.Flag) {
+	switch f := f.(type) {
+	case *cli.StringFlag:
+		f.Hidden = true
+	case *cli.BoolFlag:
+		f.Hidden = true
+	case *cli.DurationFlag:
+		f.Hidden = true
+	}
 }
 
 func globalFlags() []cli.Flag {
@@ -68,18 +84,6 @@ func globalFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "yes", Usage: "answer yes to confirmations (needed when stdin is not a terminal)"},
 		&cli.DurationFlag{Name: "timeout", Value: 30 * time.Minute, Usage: "limit for the whole run"},
 	}
-}
-
-func checkGlobalFlags(c *cli.Context) error {
-	switch c.String("output") {
-	case "text", "json":
-	default:
-		return usageErrorf("--output %q: want text or json", c.String("output"))
-	}
-	if c.Duration("timeout") <= 0 {
-		return usageErrorf("--timeout %s: want a positive duration such as 10m", c.Duration("timeout"))
-	}
-	return nil
 }
 
 func unknownCommand(c *cli.Context, name string) error {

@@ -133,3 +133,23 @@ func TestValidateExpandsEnvironment(t *testing.T) {
 		}
 	}
 }
+
+// Global flags work before and after the command; after wins.
+func TestGlobalFlagsAfterTheCommand(t *testing.T) {
+	out, stderr, code := runQuorate(t, "validate", "-c", "inventory/testdata/valid-issue.yaml", "--output", "json")
+	if code != exitOK || !strings.Contains(out, `"valid": true`) {
+		t.Errorf("after: exit %d\n%s%s", code, out, stderr)
+	}
+	out, _, code = runQuorate(t, "-c", "nope.yaml", "--output", "json", "validate", "-c", "inventory/testdata/valid-issue.yaml")
+	if code != exitOK || !strings.Contains(out, `"valid": true`) {
+		t.Errorf("both: exit %d\n%s", code, out)
+	}
+	_, _, code = runQuorate(t, "version", "--output", "yaml")
+	if code != exitUsage {
+		t.Errorf("bad --output after the command: exit %d", code)
+	}
+	out, _, _ = runQuorate(t, "validate", "--help")
+	if strings.Contains(out, "--log-file") {
+		t.Errorf("command help repeats the global flags:\n%s", out)
+	}
+}

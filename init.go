@@ -44,11 +44,15 @@ func initCommand(s streams) *cli.Command {
 			&cli.StringFlag{Name: "ssh-config", Usage: `ssh config file (default ~/.ssh/config; "none" ignores it)`, TakesFile: true},
 		},
 		Action: func(c *cli.Context) error {
+			opts, err := globalsFrom(c)
+			if err != nil {
+				return err
+			}
 			req, err := initRequestFrom(c)
 			if err != nil {
 				return err
 			}
-			return runInit(c.Context, s, globalsFrom(c), req)
+			return runInit(c.Context, s, opts, req)
 		},
 	}
 }

@@ -21,15 +21,37 @@ type globalOptions struct {
 	timeout    time.Duration
 }
 
-func globalsFrom(c *cli.Context) globalOptions {
-	return globalOptions{
-		configPath: c.String("config"),
-		json:       c.String("output") == "json",
-		logFile:    c.String("log-file"),
-		verbose:    c.Bool("verbose"),
-		yes:        c.Bool("yes"),
-		timeout:    c.Duration("timeout"),
+func globalsFrom(c *cli.Context) (globalOptions, error) {
+	at := func(name string) *cli.Context { return flagContext(c, name) }
+	o := globalOptions{
+		configPath: at("config").String("config"),
+		logFile:    at("log-file").String("log-file"),
+		verbose:    at("verbose").Bool("verbose"),
+		yes:        at("yes").Bool("yes"),
+		timeout:    at("timeout").Duration("timeout"),
 	}
+	switch output := at("output").String("output"); output {
+	case "text":
+	case "json":
+		o.json = true
+	default:
+		return o, usageErrorf("--output %q: want text or json", output)
+	}
+	if o.timeout <= 0 {
+		return o, usageErrorf("--timeout %s: want a positive duration such as 10m", o.timeout)
+	}
+	return o, nil
+}
+
+// flagContext is the context whose command line set the global flag name, given before the
+// command or after it (after wins); when neither did, c, which holds the default.
+func flagContext(c *cli.Context, name string) *cli.Context {
+	for _, ctx := range c.Lineage() {
+		if ctx.IsSet(name) {
+			return ctx
+		}
+	}
+	return c
 }
 
 // errRunTimeout is the cause of the run's context when --timeout expired.

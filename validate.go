@@ -22,7 +22,10 @@ func validateCommand(s streams) *cli.Command {
 			if err := noArgs(c); err != nil {
 				return err
 			}
-			opts := globalsFrom(c)
+			opts, err := globalsFrom(c)
+			if err != nil {
+				return err
+			}
 			inv, problems, err := loadInventory(opts.configPath)
 			if err != nil {
 				return err

@@ -56,15 +56,19 @@ func versionCommand(s streams) *cli.Command {
 			if err := noArgs(c); err != nil {
 				return err
 			}
+			opts, err := globalsFrom(c)
+			if err != nil {
+				return err
+			}
 			b := currentBuild()
-			if globalsFrom(c).json {
+			if opts.json {
 				return writeJSON(s.stdout, b)
 			}
 			modified := ""
 			if b.Modified {
 				modified = " (modified)"
 			}
-			_, err := fmt.Fprintf(s.stdout, "quorate %s\ncommit  %s%s\ngo      %s\n", b.Version, b.Commit, modified, b.GoVersion)
+			_, err = fmt.Fprintf(s.stdout, "quorate %s\ncommit  %s%s\ngo      %s\n", b.Version, b.Commit, modified, b.GoVersion)
 			return err
 		},
 	}
