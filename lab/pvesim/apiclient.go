@@ -74,7 +74,7 @@ func (r *apiResponse) ok() bool { return r.code >= 200 && r.code < 300 }
 func (r *apiResponse) statusLine() string { return fmt.Sprintf("%d %s", r.code, r.message) }
 
 func (c *apiClient) do(ctx context.Context, method, path string, form url.Values) *apiResponse {
-	target := url.URL{Scheme: "https", Host: net.JoinHostPort(c.host, "8006"), Path: "/api2/json" + path}
+	target := url.URL{Scheme: "https", Host: net.JoinHostPort(c.host, c.env.apiPort()), Path: "/api2/json" + path}
 	var body io.Reader
 	if method == http.MethodGet {
 		target.RawQuery = form.Encode()

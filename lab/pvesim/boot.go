@@ -32,7 +32,7 @@ func (e *Env) Boot(ctx context.Context) int {
 			return 1
 		}
 	}
-	if err := e.writeOwnPIDFile(pvedaemonPIDPath, 1); err != nil {
+	if err := e.writeActiveMarker(pvedaemonPIDPath); err != nil {
 		e.errf("pvesim boot: %v\n", err)
 		return 1
 	}

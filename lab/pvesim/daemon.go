@@ -79,7 +79,10 @@ func (e *Env) writeOwnPID(pidPath string) error {
 // a grace period.
 func (e *Env) stopPID(ctx context.Context, pidPath string) {
 	pid, alive := readPID(e.Path(pidPath))
-	if !alive {
+	// Never signal init or ourselves, and nothing at all from a unit-test sandbox: its pid
+	// files may name processes of the machine itself.
+	if !alive || pid <= 1 || pid == os.Getpid() || e.Sandboxed() {
+		os.Remove(e.Path(pidPath))
 		return
 	}
 	syscall.Kill(pid, syscall.SIGTERM)

@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -32,6 +33,8 @@ type Env struct {
 	LocalIPs []string
 	// SelfExe is the pvesim binary, re-executed to start daemons.
 	SelfExe string
+	// APIPort is pveproxy's port, 8006 unless a unit test says otherwise.
+	APIPort int
 
 	stdinReader *bufio.Reader
 }
@@ -65,6 +68,13 @@ func appendUnique(list []string, item string) []string {
 		}
 	}
 	return append(list, item)
+}
+
+func (e *Env) apiPort() string {
+	if e.APIPort == 0 {
+		return "8006"
+	}
+	return strconv.Itoa(e.APIPort)
 }
 
 // Sandboxed reports whether this is a unit-test root (no mounts, no background daemons).

@@ -24,7 +24,7 @@ import (
 
 func (e *Env) startPveproxy(ctx context.Context) error {
 	if e.Sandboxed() {
-		return e.writeOwnPIDFile(pveproxyPIDPath, 1)
+		return e.writeActiveMarker(pveproxyPIDPath)
 	}
 	return e.spawnDaemon(ctx, "pveproxy", pveproxyPIDPath, "--pvesim-serve")
 }
@@ -82,7 +82,7 @@ func (e *Env) servePveproxy() int {
 		e.errf("load certificate: %v\n", err)
 		return 1
 	}
-	listener, err := net.Listen("tcp", net.JoinHostPort(ip, "8006"))
+	listener, err := net.Listen("tcp", net.JoinHostPort(ip, e.apiPort()))
 	if err != nil {
 		e.errf("listen: %v\n", err)
 		return 1

@@ -31,12 +31,16 @@ func knownUnits() map[string]*unit {
 			}
 			return nil
 		},
-		stop: func(ctx context.Context, e *Env) { e.stopPID(ctx, pmxcfsPIDPath); e.unmountPVE() }}
+		stop: func(ctx context.Context, e *Env) {
+			e.stopPID(ctx, pmxcfsPIDPath)
+			e.unmountPVE()
+			os.Remove(e.Path(quorateStatePath))
+		}}
 	pveproxy := &unit{name: "pveproxy", description: "PVE API Proxy Server", pidPath: pveproxyPIDPath,
 		start: func(ctx context.Context, e *Env) error { return e.startPveproxy(ctx) },
 		stop:  func(ctx context.Context, e *Env) { e.stopPID(ctx, pveproxyPIDPath) }}
 	pvedaemon := &unit{name: "pvedaemon", description: "PVE API Daemon", pidPath: pvedaemonPIDPath,
-		start: func(ctx context.Context, e *Env) error { return e.writeOwnPIDFile(pvedaemonPIDPath, 1) },
+		start: func(ctx context.Context, e *Env) error { return e.writeActiveMarker(pvedaemonPIDPath) },
 		stop:  func(ctx context.Context, e *Env) { os.Remove(e.Path(pvedaemonPIDPath)) }}
 	ssh := &unit{name: "ssh", description: "OpenBSD Secure Shell server", pidPath: "/run/sshd.pid",
 		start: func(ctx context.Context, e *Env) error {
@@ -96,7 +100,7 @@ func orderUnits(units []*unit, reverse bool) []*unit {
 
 func (u *unit) active(e *Env) bool {
 	_, alive := readPID(e.Path(u.pidPath))
-	return alive
+	return alive || markerActive(e.Path(u.pidPath))
 }
 
 // Systemctl is the shim's entry point.
@@ -242,14 +246,22 @@ func (e *Env) setEnabled(name string, enabled bool) {
 	os.Remove(path)
 }
 
-// writeOwnPIDFile records a pid for a unit that has no process of its own (pvedaemon).
-func (e *Env) writeOwnPIDFile(path string, pid int) error {
-	return writeFileAtomic(e.Path(path), []byte(fmt.Sprintf("%d\n", pid)), 0o644)
+// activeMarker stands in a pid file for a unit without a process of its own (pvedaemon, and
+// pveproxy in a unit-test sandbox). It is never a pid, so nothing is ever signalled for it.
+const activeMarker = "active-without-process"
+
+func (e *Env) writeActiveMarker(path string) error {
+	return writeFileAtomic(e.Path(path), []byte(activeMarker+"\n"), 0o644)
+}
+
+func markerActive(path string) bool {
+	raw, err := os.ReadFile(path)
+	return err == nil && strings.TrimSpace(string(raw)) == activeMarker
 }
 
 func (e *Env) signalPID(pidPath string, sig syscall.Signal) error {
 	pid, alive := readPID(e.Path(pidPath))
-	if !alive {
+	if !alive || pid <= 1 || e.Sandboxed() {
 		return fmt.Errorf("not running")
 	}
 	return syscall.Kill(pid, sig)
