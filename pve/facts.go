@@ -72,6 +72,9 @@ type Interface struct {
 	OperState string
 	SpeedMbps int    // -1 when the driver does not say
 	Duplex    string // "full", "half" or "" when unknown
+	// Master is the bridge or bond this interface is enslaved to ("" if none): the speed of
+	// vmbr0 is the speed of its port.
+	Master string
 	Addrs     []IfAddr
 }
 
@@ -101,6 +104,8 @@ type TimeSync struct {
 	// From timedatectl; nil when timedatectl is missing or did not say.
 	NTPEnabled      *bool
 	NTPSynchronized *bool
+	// NTPDSelected is ntpq showing a selected peer ('*'); nil without ntpq.
+	NTPDSelected *bool
 }
 
 // ChronyTracking is the part of `chronyc tracking` preflight uses.
@@ -114,6 +119,9 @@ type ChronyTracking struct {
 // Synchronized reports whether any source says the clock is disciplined.
 func (t TimeSync) Synchronized() bool {
 	if t.Chrony != nil && t.Chrony.LeapStatus == "Normal" {
+		return true
+	}
+	if t.NTPDSelected != nil && *t.NTPDSelected {
 		return true
 	}
 	return t.NTPSynchronized != nil && *t.NTPSynchronized

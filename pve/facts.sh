@@ -50,6 +50,7 @@ for dev in /sys/class/net/*; do
 	if [ -d "$dev/bonding" ]; then kv bond 1; fi
 	if [ -e "/proc/net/vlan/$name" ]; then kv vlan 1; fi
 	if [ -e "$dev/device" ]; then kv physical 1; else kv physical 0; fi
+	if [ -L "$dev/master" ]; then m=$(readlink "$dev/master"); kv master "${m##*/}"; fi
 done
 
 echo "[netconfig]"
@@ -78,6 +79,7 @@ fi
 if have timedatectl; then
 	timedatectl show 2>/dev/null | grep -E '^(NTP|NTPSynchronized|CanNTP|Timezone)=' | sed 's/^/timedatectl./'
 fi
+if have ntpq; then kv ntpq_selected "$(ntpq -pn 2>/dev/null | grep -c '^\*')"; fi
 for d in chronyd ntpd systemd-timesyncd ptp4l phc2sys; do
 	if have pidof && pidof "$d" >/dev/null 2>&1; then kv daemon "$d"; fi
 done

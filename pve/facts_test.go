@@ -45,7 +45,7 @@ func TestParseFactsGolden(t *testing.T) {
 	if len(eth0.Addrs) != 2 || eth0.Addrs[0].Method != MethodStatic || eth0.Addrs[1].Method != MethodAuto {
 		t.Errorf("eth0 addrs %+v", eth0.Addrs)
 	}
-	if eth1.MTU != 9000 || len(eth1.Addrs) != 1 || eth1.Addrs[0].Method != MethodDHCP || !eth1.Addrs[0].Dynamic {
+	if eth1.MTU != 9000 || eth1.Master != "vmbr1" || eth0.Master != "" || len(eth1.Addrs) != 1 || eth1.Addrs[0].Method != MethodDHCP || !eth1.Addrs[0].Dynamic {
 		t.Errorf("eth1 %+v", eth1)
 	}
 	if wlan.Kind != KindWiFi || wlan.SpeedMbps != -1 || wlan.Addrs[0].Method != MethodDHCP {

@@ -188,6 +188,13 @@ func (b *factsBuilder) time(key, val string) error {
 		t.NTPEnabled = boolOf(val)
 	case "timedatectl.NTPSynchronized":
 		t.NTPSynchronized = boolOf(val)
+	case "ntpq_selected":
+		n, err := strconv.Atoi(val)
+		if err != nil {
+			return fmt.Errorf("ntpq_selected %q is not a number", clip(val, 20))
+		}
+		sel := n > 0
+		t.NTPDSelected = &sel
 	}
 	field, ok := strings.CutPrefix(key, "chrony.")
 	if !ok {
@@ -269,6 +276,7 @@ func (b *factsBuilder) finish() {
 			i.Duplex = d
 		}
 		i.Kind = kindOf(attrs)
+		i.Master = attrs["master"]
 	}
 	for _, pa := range b.addrs {
 		i := get(pa.iface)

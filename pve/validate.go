@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"sort"
 	"strings"
 )
 
@@ -72,11 +73,7 @@ func (l Link) validate() error {
 func linkArgs(links []Link, withPriority bool) ([]string, error) {
 	seen := map[int]bool{}
 	sorted := append([]Link(nil), links...)
-	for i := 1; i < len(sorted); i++ {
-		for j := i; j > 0 && sorted[j].Number < sorted[j-1].Number; j-- {
-			sorted[j], sorted[j-1] = sorted[j-1], sorted[j]
-		}
-	}
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Number < sorted[j].Number })
 	var args []string
 	for _, l := range sorted {
 		if err := l.validate(); err != nil {
