@@ -75,7 +75,7 @@ type Interface struct {
 	// Master is the bridge or bond this interface is enslaved to ("" if none): the speed of
 	// vmbr0 is the speed of its port.
 	Master string
-	Addrs     []IfAddr
+	Addrs  []IfAddr
 }
 
 // AddrMethod is how an address is configured, per /etc/network/interfaces.
