@@ -65,6 +65,8 @@ func (c *credentials) describe() string {
 }
 
 func (c *credentials) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	for _, cl := range c.closers {
 		cl.Close()
 	}
@@ -117,7 +119,9 @@ func (c *credentials) signers(ep endpoint, agentSocket string, passphrase func(s
 		if err != nil {
 			c.note("agent %s: %v", agentSocket, err)
 		} else {
+			c.mu.Lock()
 			c.closers = append(c.closers, conn)
+			c.mu.Unlock()
 			keys, err := agent.NewClient(conn).Signers()
 			if err != nil {
 				c.note("agent: %v", err)

@@ -53,7 +53,12 @@ func (c *Client) run(ctx context.Context, cmd Command, redacted string) (Result,
 	if err != nil {
 		return fail("opening a session", err)
 	}
-	defer sess.Close()
+	closeInBackground := false
+	defer func() {
+		if !closeInBackground {
+			sess.Close()
+		}
+	}()
 
 	marker := newMarker()
 	var stdout, stderr syncBuffer
@@ -70,6 +75,7 @@ func (c *Client) run(ctx context.Context, cmd Command, redacted string) (Result,
 	select {
 	case waitErr = <-waited:
 	case <-timeoutCtx.Done():
+		closeInBackground = true // stopRemote closes it; a stuck connection must not hold Run
 		exited := stopRemote(sess, waited)
 		res.Stdout, _ = stripMarker(stdout.Bytes(), marker)
 		res.Stderr, _ = stripMarker(stderr.Bytes(), marker)
