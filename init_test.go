@@ -216,3 +216,16 @@ func TestInitUsageErrors(t *testing.T) {
 func sshAuthorizedKey(s interface{ PublicKey() ssh.PublicKey }) []byte {
 	return ssh.MarshalAuthorizedKey(s.PublicKey())
 }
+
+func TestInitLogFileFlag(t *testing.T) {
+	srv := fakePVEHost(t, "pve1", "")
+	e := newInitEnv(t, map[string]*remotetest.Server{"pve-a": srv})
+	logFile := filepath.Join(e.dir, "logs", "run.log")
+	_, stderr, code := runQuorate(t, append([]string{"--log-file", logFile}, e.args("pve-a")...)...)
+	if code != exitFailed || !strings.Contains(stderr, "The log of this run is "+logFile) {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+	}
+	if log := readFile(t, logFile); !strings.Contains(log, "host key unknown") {
+		t.Errorf("the log does not record the refused connection:\n%s", log)
+	}
+}
