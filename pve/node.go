@@ -100,10 +100,7 @@ func (n *Node) run(ctx context.Context, cmd remote.Command, timeout time.Duratio
 		}
 		return res, nil
 	}
-	if err != nil {
-		return res, err
-	}
-	return res, nil
+	return res, err
 }
 
 // wrap adds host and step to err, the way every layer of quorate reports failures.
