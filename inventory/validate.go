@@ -13,12 +13,16 @@ import (
 type validator struct {
 	inv      *Inventory
 	problems Problems
+	paths    map[string]bool // paths that have a problem, for has
 }
 
 // Validate reports every problem in the file: those found while decoding and those in the
 // values. It needs no network. An empty result means the file is usable.
 func (inv *Inventory) Validate() Problems {
-	v := &validator{inv: inv, problems: append(Problems(nil), inv.problems...)}
+	v := &validator{inv: inv, problems: append(Problems(nil), inv.problems...), paths: map[string]bool{}}
+	for _, p := range inv.problems {
+		v.paths[p.Path] = true
+	}
 	if inv.decoded {
 		v.cluster()
 		v.ssh()
@@ -32,6 +36,7 @@ func (inv *Inventory) Validate() Problems {
 }
 
 func (v *validator) add(path, format string, args ...any) {
+	v.paths[path] = true
 	v.problems = append(v.problems, Problem{
 		File: v.inv.File, Line: v.inv.Line(path), Path: path, Message: fmt.Sprintf(format, args...),
 	})
@@ -44,14 +49,7 @@ func (v *validator) given(path string) bool {
 }
 
 // has tells whether a problem was already added at path.
-func (v *validator) has(path string) bool {
-	for _, p := range v.problems {
-		if p.Path == path {
-			return true
-		}
-	}
-	return false
-}
+func (v *validator) has(path string) bool { return v.paths[path] }
 
 // reported tells whether decoding already found path, or a section holding it, unusable, so
 // that a second, derived complaint about the same value is not piled on.
