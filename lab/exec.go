@@ -63,18 +63,15 @@ func (l *Lab) Run(ctx context.Context, host string, sio Stdio, argv ...string) (
 	return runNsenter(ctx, host, sio, args)
 }
 
-// NetExec runs argv in a machine's network namespace only: it sees the machine's
-// network but the root namespace's files and processes. Tests use it to run their own
-// binary (in the machine's /tmp it would be invisible) as a probe.
-func (l *Lab) NetExec(ctx context.Context, host string, stdin io.Reader, argv ...string) (Result, error) {
+// NetRun runs argv in a machine's network namespace only: it sees the machine's
+// network but the root namespace's files, processes and environment. Tests use it to
+// run their own binary (invisible in a machine's private /tmp) as a network probe.
+func (l *Lab) NetRun(ctx context.Context, host string, sio Stdio, argv ...string) (int, error) {
 	pid, err := l.initPID(host)
 	if err != nil {
-		return Result{Code: -1}, err
+		return -1, err
 	}
-	var out, errb bytes.Buffer
-	args := append([]string{"-t", strconv.Itoa(pid), "-n", "--"}, argv...)
-	code, err := runNsenter(ctx, host, Stdio{Stdin: stdin, Stdout: &out, Stderr: &errb}, args)
-	return Result{Stdout: out.String(), Stderr: errb.String(), Code: code}, err
+	return runNsenter(ctx, host, sio, append([]string{"-t", strconv.Itoa(pid), "-n", "--"}, argv...))
 }
 
 // SSH runs cmd on host by real ssh from the controller, as quorate would.

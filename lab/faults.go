@@ -165,23 +165,30 @@ func (l *Lab) Clear(ctx context.Context, host string) error {
 		if m.Role == RoleController {
 			return fmt.Errorf("lab %s: faults are for hosts, not the controller", l.name)
 		}
-		errs := []error{clearNft(ctx, m), clearRate(ctx, m), l.stopRelay(ctx, s, m)}
-		running := m.Init.alive()
-		for _, f := range m.Faults {
-			kind := strings.Fields(f)[0]
-			if !running && slices.Contains([]string{"skew", "hosts-loopback", "hosts-foreign", "noisy-bashrc", "wifi"}, kind) {
-				errs = append(errs, fmt.Errorf("%s is down: restart it to clear %s", host, kind))
-			}
+		active := func(prefix string) bool {
+			return slices.ContainsFunc(m.Faults, func(f string) bool { return strings.HasPrefix(f, prefix) })
 		}
-		if running {
-			if slices.ContainsFunc(m.Faults, func(f string) bool { return strings.HasPrefix(f, "hosts-") }) {
+		errs := []error{clearNetwork(ctx, m), l.stopRelay(ctx, s, m)}
+		if m.Init.alive() {
+			if active("hosts-") {
 				errs = append(errs, l.writeHosts(ctx, s, m, ""))
 			}
-			errs = append(errs,
-				l.unskew(ctx, m),
-				l.consoleOK(ctx, m.Name, "sed", "-i", "/quorate-lab noisy-bashrc/d", rootBashrc),
-				l.wifiOff(ctx, s, m),
-				l.consoleOK(ctx, m.Name, "/usr/local/sbin/pvesim", "fault", "clear"))
+			if active("wifi") {
+				errs = append(errs, l.wifiOff(ctx, s, m))
+			}
+			// One console call for the rest: skew, .bashrc, pvesim's own faults.
+			errs = append(errs, l.consoleOK(ctx, m.Name, "sh", "-c", fmt.Sprintf(`rc=0
+rm -f %[1]s
+if [ -e %[2]s ]; then rm -f %[2]s; ( %[3]s ) || rc=1; fi
+sed -i '/quorate-lab noisy-bashrc/d' %[4]s || rc=1
+/usr/local/sbin/pvesim fault clear || rc=1
+exit $rc`, faketimerc, skewDropin, reloadSSHD, rootBashrc)))
+		} else {
+			for _, kind := range []string{"skew", "hosts-", "noisy-bashrc", "wifi", "guests", "foreign-cluster", "half-joined", "pveversion"} {
+				if active(kind) {
+					errs = append(errs, fmt.Errorf("%s is down: restart it to clear %s", host, kind))
+				}
+			}
 		}
 		if err := errors.Join(errs...); err != nil {
 			return fmt.Errorf("lab %s: %s: clear: %w", l.name, host, err)

@@ -23,25 +23,6 @@ func nftFault(ctx context.Context, m *machineState, table string, rules ...strin
 	return err
 }
 
-func clearNft(ctx context.Context, m *machineState) error {
-	out, err := run(ctx, nil, "ip", "netns", "exec", m.Netns, "nft", "list", "tables")
-	if err != nil {
-		return err
-	}
-	var b strings.Builder
-	for _, line := range strings.Split(out, "\n") {
-		f := strings.Fields(line) // table inet qlab_x
-		if len(f) == 3 && strings.HasPrefix(f[2], "qlab_") {
-			fmt.Fprintf(&b, "delete table %s %s\n", f[1], f[2])
-		}
-	}
-	if b.Len() == 0 {
-		return nil
-	}
-	_, err = run(ctx, strings.NewReader(b.String()), "ip", "netns", "exec", m.Netns, "nft", "-f", "-")
-	return err
-}
-
 // rateFault shapes the host's egress on every link with a token bucket (tbf is built
 // into this kernel; netem is not).
 func rateFault(ctx context.Context, m *machineState, kbit int) error {
@@ -55,17 +36,16 @@ func rateFault(ctx context.Context, m *machineState, kbit int) error {
 	return nil
 }
 
-func clearRate(ctx context.Context, m *machineState) error {
-	for _, ifc := range m.Ifaces {
-		out, err := run(ctx, nil, "ip", "netns", "exec", m.Netns, "tc", "qdisc", "show", "dev", ifc, "root")
-		if err != nil {
-			return err
-		}
-		if strings.Contains(out, "tbf") {
-			if _, err := run(ctx, nil, "ip", "netns", "exec", m.Netns, "tc", "qdisc", "del", "dev", ifc, "root"); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+// clearNetwork removes the lab's nft tables and tbf qdiscs from the host's network
+// namespace in one call (it works on a crashed host: the namespace stays).
+func clearNetwork(ctx context.Context, m *machineState) error {
+	script := `nft list tables | awk '$3 ~ /^qlab_/ { print "delete table", $2, $3 }' > /tmp/.qlab-nft || exit 1
+[ -s /tmp/.qlab-nft ] && { nft -f /tmp/.qlab-nft || exit 1; }
+for i in "$@"; do
+  if tc qdisc show dev "$i" root | grep -q tbf; then tc qdisc del dev "$i" root || exit 1; fi
+done`
+	script = strings.ReplaceAll(script, "/tmp/.qlab-nft", "\"$T\"")
+	script = "T=$(mktemp) || exit 1; trap 'rm -f \"$T\"' EXIT\n" + script
+	_, err := run(ctx, nil, "ip", append([]string{"netns", "exec", m.Netns, "sh", "-c", script, "clear"}, m.Ifaces...)...)
+	return err
 }

@@ -51,7 +51,7 @@ func (l *Lab) reinstall(ctx context.Context, s *state, m *machineState) error {
 	if err := m.Init.kill(ctx); err != nil {
 		return err
 	}
-	if err := errors.Join(clearNft(ctx, m), clearRate(ctx, m), l.stopRelay(ctx, s, m)); err != nil {
+	if err := errors.Join(clearNetwork(ctx, m), l.stopRelay(ctx, s, m)); err != nil {
 		return err
 	}
 	if m.Ifaces[0] != linkIface(0) {

@@ -68,20 +68,20 @@ func newPassword() string {
 	return string(b)
 }
 
-// hostsFile is /etc/hosts as the PVE installer writes it: the host itself and, in the
-// lab, the controller; the controller's lists every machine.
+// hostsFile is /etc/hosts as the PVE installer writes it: the host itself right after
+// localhost, then (in the lab) the controller; the controller's lists every machine.
 func hostsFile(self Host, all []Host, mapSelf string) string {
 	var b strings.Builder
 	b.WriteString("127.0.0.1 localhost.localdomain localhost\n")
+	selfAddr := self.Address()
+	if mapSelf != "" {
+		selfAddr = mapSelf
+	}
+	fmt.Fprintf(&b, "%s %s %s\n", selfAddr, self.FQDN(), self.Name)
 	for _, h := range all {
-		if h.Name != self.Name && self.Role != RoleController && h.Role != RoleController {
-			continue
+		if h.Name != self.Name && (self.Role == RoleController || h.Role == RoleController) {
+			fmt.Fprintf(&b, "%s %s %s\n", h.Address(), h.FQDN(), h.Name)
 		}
-		addr := h.Address()
-		if h.Name == self.Name && mapSelf != "" {
-			addr = mapSelf
-		}
-		fmt.Fprintf(&b, "%s %s %s\n", addr, h.FQDN(), h.Name)
 	}
 	b.WriteString("\n# The following lines are desirable for IPv6 capable hosts\n" +
 		"::1     ip6-localhost ip6-loopback\nfe00::0 ip6-localnet\nff00::0 ip6-mcastprefix\n" +

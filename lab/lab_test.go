@@ -1,0 +1,324 @@
+package lab
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+type labCheck struct {
+	name string
+	fn   func(*testing.T, *Lab)
+}
+
+// TestLab brings up one 3-host lab, checks what every host must be, then runs the
+// faults in three parallel groups, one per host, so that they do not disturb each
+// other (probes are sent from the controller, which is never faulted).
+func TestLab(t *testing.T) {
+	l := upLab(t, Options{Hosts: 3})
+	run := func(t *testing.T, checks []labCheck) {
+		for _, c := range checks {
+			t.Run(c.name, func(t *testing.T) { c.fn(t, l) })
+		}
+	}
+	run(t, []labCheck{
+		{"ssh reaches every host, which knows its name", checkSSHHostnames},
+		{"root home comes from /etc/skel", checkRootFromSkel},
+		{"machine-ids and host keys differ", checkUniqueIdentities},
+		{"console passes stdin, stdout, stderr and the exit code", checkConsole},
+		{"host files look installed", checkInstalledFiles},
+	})
+	t.Run("faults", func(t *testing.T) {
+		t.Run("on pve1", func(t *testing.T) {
+			t.Parallel()
+			run(t, []labCheck{
+				{"delay raises the round trip", checkDelay},
+				{"wifi renames link0 and looks wireless", checkWifi},
+			})
+		})
+		t.Run("on pve2", func(t *testing.T) {
+			t.Parallel()
+			run(t, []labCheck{
+				{"port-drop 22 stops ssh until clear", checkPortDrop},
+				{"rate slows a transfer", checkRate},
+				{"skew shifts date over ssh", checkSkew},
+				{"crash kills everything, restart keeps the disk", checkCrashRestart},
+			})
+		})
+		t.Run("on pve3", func(t *testing.T) {
+			t.Parallel()
+			run(t, []labCheck{
+				{"udp-drop cuts corosync ports only", checkUDPDrop},
+				{"loss drops about that share", checkLoss},
+				{"hosts faults change name resolution", checkHostsFaults},
+				{"noisy-bashrc talks on non-interactive logins", checkNoisyBashrc},
+				{"pvesim faults are delegated", checkPvesimFaults},
+				{"reinstall changes the host key; trust accepts it", checkReinstall},
+			})
+		})
+	})
+}
+
+func checkSSHHostnames(t *testing.T, l *Lab) {
+	hosts, err := l.Hosts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range hosts {
+		if got := strings.TrimSpace(mustSSH(t, l, h.Name, "hostname")); got != h.Name {
+			t.Errorf("ssh %s hostname = %q", h.Name, got)
+		}
+		if got := strings.TrimSpace(mustSSH(t, l, h.Address(), "hostname -f")); got != h.FQDN() {
+			t.Errorf("ssh %s hostname -f = %q, want %q", h.Address(), got, h.FQDN())
+		}
+	}
+}
+
+func checkRootFromSkel(t *testing.T, l *Lab) {
+	skel, err := os.ReadFile("/etc/skel/.bashrc")
+	if err != nil {
+		t.Skip(err)
+	}
+	if got := mustSSH(t, l, "pve1", "cat /root/.bashrc"); got != string(skel) {
+		t.Errorf("pve1 /root/.bashrc is not /etc/skel/.bashrc")
+	}
+	if got := mustSSH(t, l, "pve1", "ls -A /root | sort | tr '\\n' ' '"); got != ".bash_logout .bashrc .profile .ssh " {
+		t.Errorf("pve1 /root holds %q", got)
+	}
+	if got := mustSSH(t, l, "pve1", "echo $PATH; env | grep -ci pyenv || true"); strings.Contains(got, "pyenv") {
+		t.Errorf("the machine's shell set-up leaks into the host: %q", got)
+	}
+}
+
+func checkUniqueIdentities(t *testing.T, l *Lab) {
+	hosts, err := l.Hosts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]string{}
+	keys := map[string]string{}
+	for _, h := range hosts {
+		id := strings.TrimSpace(mustExec(t, l, h.Name, "cat", "/etc/machine-id"))
+		if len(id) != 32 || ids[id] != "" {
+			t.Errorf("%s machine-id %q (also %s)", h.Name, id, ids[id])
+		}
+		ids[id] = h.Name
+		key := strings.TrimSpace(mustExec(t, l, "ctl", "ssh-keyscan", "-t", "ed25519", h.Name))
+		f := strings.Fields(key)
+		if len(f) != 3 || keys[f[2]] != "" {
+			t.Errorf("%s host key %q (also %s)", h.Name, key, keys[f[len(f)-1]])
+		}
+		keys[f[len(f)-1]] = h.Name
+	}
+	machineID, _ := os.ReadFile("/etc/machine-id")
+	if ids[strings.TrimSpace(string(machineID))] != "" {
+		t.Errorf("a host has the machine's own machine-id")
+	}
+}
+
+func checkConsole(t *testing.T, l *Lab) {
+	r, err := l.Exec(ctxT(t), "pve2", strings.NewReader("hello\n"), "sh", "-c", "cat; echo oops >&2; hostname; exit 7")
+	if err != nil || r.Code != 7 || r.Stdout != "hello\npve2\n" || r.Stderr != "oops\n" {
+		t.Errorf("exec = %+v, %v", r, err)
+	}
+	if got := mustExec(t, l, "pve2", "pwd"); got != "/root\n" {
+		t.Errorf("console starts in %q", got)
+	}
+	if got := mustExec(t, l, "pve2", "sh", "-c", "ps -e --no-headers | wc -l"); got == "" {
+		t.Errorf("no processes?")
+	}
+	if got := mustExec(t, l, "pve2", "sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '"); !strings.Contains(got, "__init") {
+		t.Errorf("PID 1 of pve2 is %q, not the lab's init", got)
+	}
+}
+
+func checkInstalledFiles(t *testing.T, l *Lab) {
+	hostsFile := mustExec(t, l, "pve1", "cat", "/etc/hosts")
+	if !strings.HasPrefix(hostsFile, "127.0.0.1 localhost.localdomain localhost\n198.51.100.11 pve1.lab.test pve1\n") ||
+		strings.Contains(hostsFile, "pve2") {
+		t.Errorf("pve1 /etc/hosts:\n%s", hostsFile)
+	}
+	if got := mustExec(t, l, "pve1", "cat", "/etc/network/interfaces"); !strings.Contains(got, "iface eth0 inet static\n\taddress 198.51.100.11/24") {
+		t.Errorf("pve1 interfaces:\n%s", got)
+	}
+	if got := mustExec(t, l, "pve1", "sh", "-c", "test -s /etc/pvesim/host.json && cat /run/chrony/chronyd.pid /run/sshd.pid >/dev/null && echo ok"); got != "ok\n" {
+		t.Errorf("pve1: host.json or daemons missing: %q", got)
+	}
+	if got := mustExec(t, l, "pve1", "ls", "/usr/local/sbin"); !strings.Contains(got, "pvecm") {
+		t.Errorf("pvecm not on pve1's PATH: %q", got)
+	}
+}
+
+func checkUDPDrop(t *testing.T, l *Lab) {
+	mustFault(t, l, "pve3", "udp-drop")
+	if n := udpProbe(t, l, "ctl", "pve3", 5405); n != 0 {
+		t.Errorf("udp 5405 to pve3 under udp-drop: %d/100 arrived", n)
+	}
+	if n := udpProbe(t, l, "ctl", "pve3", 5413); n < 90 {
+		t.Errorf("udp 5413 to pve3 under udp-drop: %d/100 arrived", n)
+	}
+	mustClear(t, l, "pve3")
+	if n := udpProbe(t, l, "ctl", "pve3", 5405); n < 90 {
+		t.Errorf("udp 5405 to pve3 after clear: %d/100 arrived", n)
+	}
+}
+
+func checkLoss(t *testing.T, l *Lab) {
+	mustFault(t, l, "pve3", "loss", "50")
+	if n := udpProbe(t, l, "ctl", "pve3", 5413); n < 15 || n > 85 {
+		t.Errorf("loss 50: %d/100 arrived", n)
+	}
+	mustClear(t, l, "pve3")
+}
+
+func checkPortDrop(t *testing.T, l *Lab) {
+	mustFault(t, l, "pve2", "port-drop", "22")
+	r, err := l.Exec(ctxT(t), "ctl", nil, "ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=1", "pve2", "true")
+	if err != nil || r.Code != 255 {
+		t.Errorf("ssh under port-drop 22: %+v %v", r, err)
+	}
+	mustClear(t, l, "pve2")
+	mustSSH(t, l, "pve2", "true")
+}
+
+func checkDelay(t *testing.T, l *Lab) {
+	before := tcpRTT(t, l, "ctl", "pve1", 22)
+	mustFault(t, l, "pve1", "delay", "100")
+	during := tcpRTT(t, l, "ctl", "pve1", 22)
+	mustClear(t, l, "pve1")
+	after := tcpRTT(t, l, "ctl", "pve1", 22)
+	t.Logf("tcp connect to pve1: %s, with delay 100: %s, after clear: %s", before, during, after)
+	if during < 190*time.Millisecond || during > 2*time.Second || after > 100*time.Millisecond {
+		t.Errorf("tcp connect: %s before, %s with delay 100, %s after", before, during, after)
+	}
+	if got := mustSSH(t, l, "pve1", "hostname"); got != "pve1\n" {
+		t.Errorf("ssh after delay: %q", got)
+	}
+}
+
+func checkRate(t *testing.T, l *Lab) {
+	mustFault(t, l, "pve2", "rate", "800")
+	start := time.Now()
+	mustSSH(t, l, "pve2", "head -c 200000 /dev/zero")
+	slow := time.Since(start)
+	mustClear(t, l, "pve2")
+	if slow < 1500*time.Millisecond {
+		t.Errorf("200 kB at 800 kbit/s took %s", slow)
+	}
+}
+
+func checkSkew(t *testing.T, l *Lab) {
+	// offsetWithin: pve2's date over ssh minus the controller's, which is bracketed by
+	// the controller's clock read before and after the ssh (logins may be slow).
+	offsetWithin := func(want int) bool {
+		out := mustExec(t, l, "ctl", "sh", "-c", "date +%s; ssh -o BatchMode=yes pve2 date +%s; date +%s")
+		f := strings.Fields(out)
+		if len(f) != 3 {
+			t.Fatalf("dates: %q", out)
+		}
+		before, _ := strconv.Atoi(f[0])
+		remote, _ := strconv.Atoi(f[1])
+		after, _ := strconv.Atoi(f[2])
+		ok := remote >= before+want-1 && remote <= after+want+1
+		if !ok {
+			t.Errorf("want pve2 %+d s: controller %d..%d, pve2 %d", want, before, after, remote)
+		}
+		return ok
+	}
+	mustFault(t, l, "pve2", "skew", "300")
+	offsetWithin(300)
+	mustClear(t, l, "pve2")
+	offsetWithin(0)
+}
+
+func checkHostsFaults(t *testing.T, l *Lab) {
+	getent := func() string { return strings.Fields(mustExec(t, l, "pve3", "getent", "hosts", "pve3"))[0] }
+	mustFault(t, l, "pve3", "hosts-loopback")
+	if got := getent(); got != "127.0.1.1" {
+		t.Errorf("hosts-loopback: pve3 is %s", got)
+	}
+	mustFault(t, l, "pve3", "hosts-foreign")
+	if got := getent(); got != foreignAddr {
+		t.Errorf("hosts-foreign: pve3 is %s", got)
+	}
+	mustClear(t, l, "pve3")
+	if got := getent(); got != "198.51.100.13" {
+		t.Errorf("after clear: pve3 is %s", got)
+	}
+}
+
+func checkNoisyBashrc(t *testing.T, l *Lab) {
+	mustFault(t, l, "pve3", "noisy-bashrc")
+	if got := mustSSH(t, l, "pve3", "true"); !strings.Contains(got, "Welcome") {
+		t.Errorf("noisy-bashrc: ssh true printed %q", got)
+	}
+	mustClear(t, l, "pve3")
+	if got := mustSSH(t, l, "pve3", "true"); got != "" {
+		t.Errorf("after clear: ssh true printed %q", got)
+	}
+}
+
+func checkWifi(t *testing.T, l *Lab) {
+	mustFault(t, l, "pve1", "wifi")
+	if got := mustSSH(t, l, "pve1", "ls /sys/class/net | tr '\\n' ' '; test -d /sys/class/net/wlp0s20f3/wireless && echo wireless"); got != "lo wlp0s20f3 wireless\n" {
+		t.Errorf("wifi: %q", got)
+	}
+	mustClear(t, l, "pve1")
+	if got := mustSSH(t, l, "pve1", "ls /sys/class/net | tr '\\n' ' '"); got != "eth0 lo " {
+		t.Errorf("after clear: %q", got)
+	}
+}
+
+func checkPvesimFaults(t *testing.T, l *Lab) {
+	mustFault(t, l, "pve3", "pveversion", "8.4.1")
+	if got := mustSSH(t, l, "pve3", "pveversion"); !strings.Contains(got, "8.4.1") {
+		t.Errorf("pveversion fault: pveversion says %q", got)
+	}
+	mustClear(t, l, "pve3")
+	if got := mustSSH(t, l, "pve3", "pveversion"); !strings.Contains(got, pveVersion) {
+		t.Errorf("after clear: pveversion says %q", got)
+	}
+}
+
+func checkCrashRestart(t *testing.T, l *Lab) {
+	mustSSH(t, l, "pve2", "echo kept > /root/marker; echo gone > /tmp/marker")
+	mustFault(t, l, "pve2", "crash")
+	r, err := l.Exec(ctxT(t), "ctl", nil, "ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=2", "pve2", "true")
+	if err != nil || r.Code != 255 {
+		t.Errorf("ssh to a crashed host: %+v %v", r, err)
+	}
+	if _, err := l.Exec(ctxT(t), "pve2", nil, "true"); err == nil {
+		t.Errorf("console of a crashed host works")
+	}
+	mustFault(t, l, "pve2", "restart")
+	if got := mustSSH(t, l, "pve2", "cat /root/marker; cat /tmp/marker 2>/dev/null; hostname"); got != "kept\npve2\n" {
+		t.Errorf("after restart: %q", got)
+	}
+}
+
+func checkReinstall(t *testing.T, l *Lab) {
+	keyscan := func() string { return mustExec(t, l, "ctl", "ssh-keyscan", "-t", "ed25519", "pve3") }
+	oldKey := keyscan()
+	oldID := mustExec(t, l, "pve3", "cat", "/etc/machine-id")
+	mustExec(t, l, "pve3", "sh", "-c", "echo x > /root/marker")
+	mustFault(t, l, "pve3", "reinstall")
+	if keyscan() == oldKey {
+		t.Errorf("reinstall kept the host key")
+	}
+	if mustExec(t, l, "pve3", "cat", "/etc/machine-id") == oldID {
+		t.Errorf("reinstall kept the machine-id")
+	}
+	if r, _ := l.Exec(ctxT(t), "pve3", nil, "test", "-e", "/root/marker"); r.Code == 0 {
+		t.Errorf("reinstall kept /root/marker")
+	}
+	r, err := l.SSH(ctxT(t), "pve3", "true")
+	if err != nil || r.Code != 255 || !strings.Contains(r.Stderr, "REMOTE HOST IDENTIFICATION HAS CHANGED") {
+		t.Errorf("ssh after reinstall: %+v %v", r, err)
+	}
+	if err := l.Trust(ctxT(t), "pve3"); err != nil {
+		t.Fatal(err)
+	}
+	mustSSH(t, l, "pve3", "true")
+}
