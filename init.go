@@ -195,10 +195,24 @@ func runInitLogged(ctx context.Context, s streams, opts globalOptions, req initR
 		return err
 	}
 	if len(failed) > 0 {
-		return fmt.Errorf("%d of %d hosts failed; %s not written: %w", len(failed), len(results), opts.configPath, errors.Join(failed...))
+		return &hostsFailedError{failed: failed, total: len(results), file: opts.configPath}
 	}
 	return nil
 }
+
+// hostsFailedError sums up the hosts that failed, whose own errors were already printed one
+// by one; errors.Is and errors.As still reach each of them.
+type hostsFailedError struct {
+	failed []error
+	total  int
+	file   string
+}
+
+func (e *hostsFailedError) Error() string {
+	return fmt.Sprintf("%d of %d hosts failed (see above); %s not written", len(e.failed), e.total, e.file)
+}
+
+func (e *hostsFailedError) Unwrap() []error { return e.failed }
 
 // remoteConfig turns init's flags into the transport's configuration. Passwords and
 // passphrases are asked lazily, only if a host wants them, and only on a terminal.
@@ -300,7 +314,11 @@ func printInitReport(s streams, opts globalOptions, report initReport) error {
 	}
 	for _, r := range report.Hosts {
 		if r.err != nil {
-			fmt.Fprintf(s.stdout, "%s: FAILED: %v\n", r.Host, r.err)
+			msg := r.err.Error()
+			if !strings.HasPrefix(msg, r.Host+":") {
+				msg = r.Host + ": " + msg
+			}
+			fmt.Fprintf(s.stdout, "FAILED %s\n", msg)
 			continue
 		}
 		note := ""

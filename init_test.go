@@ -89,7 +89,7 @@ func TestInitRefusesUnknownHostKeyWithoutTheFlag(t *testing.T) {
 		t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, exitFailed, out, stderr)
 	}
 	fingerprint := remote.Fingerprint(srv.HostKey())
-	if !strings.Contains(out, "pve-a: FAILED") || !strings.Contains(out, fingerprint) || !strings.Contains(out, "--accept-new-host-keys") {
+	if !strings.Contains(out, "FAILED pve-a: ") || !strings.Contains(out, "host key unknown") || !strings.Contains(out, fingerprint) || !strings.Contains(out, "--accept-new-host-keys") {
 		t.Errorf("stdout does not show the refused key %s and how to accept it:\n%s", fingerprint, out)
 	}
 	if got := readFile(t, e.knownHosts); got != "" {
