@@ -19,11 +19,21 @@ func newMarker() string {
 	return markerPrefix + hex.EncodeToString(b)
 }
 
+// supervisor is the sh script that runs the command line ($1). sshd delivers a signal to
+// the one process it started, but a timed-out line may have children (a pipeline, a
+// command that is not the last of the line). The supervisor runs the line as a child and,
+// on SIGTERM, passes it to its whole process group (sshd gives each session a group of its
+// own), then SIGKILLs the group a second later, so nothing of a timed-out command survives.
+// The line's stdin is handed over on fd 3, as sh gives a background job /dev/null.
+const supervisor = `trap 'trap "" TERM; kill -s TERM 0; { sleep 1; kill -s KILL 0; } </dev/null >/dev/null 2>&1 & wait "$c"; exit 143' TERM; ` +
+	`exec 3<&0; sh -c "$1" 0<&3 3<&- & c=$!; exec 3<&-; wait "$c"`
+
 // wrapLine turns line into what the login shell is asked to run: print the markers, then
-// have a POSIX sh run line with LC_ALL=C. It only uses syntax that bash, dash, zsh, ksh and
-// fish agree on, since the login shell could be any of them.
+// have a POSIX sh supervise line with LC_ALL=C. It only uses syntax that bash, dash, zsh,
+// ksh and fish agree on, since the login shell could be any of them.
 func wrapLine(marker, line string) string {
-	return "printf '%s\\n' " + marker + "; printf '%s\\n' " + marker + " >&2; exec env LC_ALL=C sh -c " + Quote(line)
+	return "printf '%s\\n' " + marker + "; printf '%s\\n' " + marker + " >&2; " +
+		"exec env LC_ALL=C sh -c " + Quote(supervisor) + " quorate " + Quote(line)
 }
 
 // stripMarker returns what follows the first marker line in out, and whether there was one.

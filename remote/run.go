@@ -13,17 +13,21 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
-// How long a timed-out command is given to exit on SIGTERM before SIGKILL, and how long Run
-// waits for the kill to go out before it returns anyway (a dead connection must not hold it).
+// A timed-out command gets SIGTERM; Run waits termGrace for it to end, then returns. In the
+// background, a command still running killAfter later gets SIGKILL, then the session is
+// closed. (The supervisor of output.go already SIGKILLs the command's process group one
+// second after SIGTERM; the SIGKILL here is for when it could not, e.g. it was not running
+// yet.) Signal and Close write to the connection, which may be the thing that is stuck:
+// Run must not wait for them.
 const (
-	termGrace   = 300 * time.Millisecond
-	killTimeout = 400 * time.Millisecond
+	termGrace = 500 * time.Millisecond
+	killAfter = 2 * time.Second
 )
 
 // Run implements Runner. It opens a session on the shared connection, runs cmd.Line with a
 // POSIX sh (LC_ALL=C), writes cmd.Stdin and closes it, and waits for the exit status. On the
-// deadline of ctx or cmd.Timeout the remote process gets SIGTERM, then SIGKILL, the session
-// is closed and Run returns within a second, wrapping ErrTimeout (cmd.Timeout) or ctx.Err().
+// deadline of ctx or cmd.Timeout the command's processes get SIGTERM, and SIGKILL a second
+// later, and Run returns within termGrace, wrapping ErrTimeout (cmd.Timeout) or ctx.Err().
 func (c *Client) Run(ctx context.Context, cmd Command) (Result, error) {
 	start := time.Now()
 	redacted := Redact(cmd.Line, cmd.Secrets)
@@ -79,11 +83,11 @@ func (c *Client) run(ctx context.Context, cmd Command, redacted string) (Result,
 		exited := stopRemote(sess, waited)
 		res.Stdout, _ = stripMarker(stdout.Bytes(), marker)
 		res.Stderr, _ = stripMarker(stderr.Bytes(), marker)
-		how := "killed"
+		how := "signalled, still ending"
 		if exited {
 			how = "terminated"
 		}
-		return fail("deadline reached, remote process "+how, deadlineCause(timeoutCtx, timeoutCtx.Err()))
+		return fail("deadline reached, remote command "+how, deadlineCause(timeoutCtx, timeoutCtx.Err()))
 	}
 
 	var startedOut, startedErr bool
@@ -110,27 +114,24 @@ func (c *Client) run(ctx context.Context, cmd Command, redacted string) (Result,
 	return res, nil
 }
 
-// stopRemote signals the remote process (SIGTERM, then SIGKILL after termGrace) and closes
-// the session, in the background, and waits at most termGrace+killTimeout. It reports whether
-// the process exited on SIGTERM.
+// stopRemote stops a timed-out command (see termGrace) and reports whether it ended
+// within termGrace.
 func stopRemote(sess *ssh.Session, waited <-chan error) bool {
-	stopped := make(chan bool, 1)
+	ended := make(chan struct{})
 	go func() {
-		// Signal and Close write to the connection, which may be the thing that is stuck.
+		defer sess.Close()
 		sess.Signal(ssh.SIGTERM)
 		select {
 		case <-waited:
-			stopped <- true
-		case <-time.After(termGrace):
+			close(ended)
+		case <-time.After(killAfter):
 			sess.Signal(ssh.SIGKILL)
-			stopped <- false
 		}
-		sess.Close()
 	}()
 	select {
-	case exited := <-stopped:
-		return exited
-	case <-time.After(termGrace + killTimeout):
+	case <-ended:
+		return true
+	case <-time.After(termGrace):
 		return false
 	}
 }

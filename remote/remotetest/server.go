@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -59,6 +60,7 @@ type Server struct {
 	closed     int // sessions closed by the client while their command still ran
 	auths      []AuthAttempt
 	forwards   []string
+	groups     []int // process groups of the commands started, killed when the server stops
 	active     map[net.Conn]bool
 	wg         sync.WaitGroup
 }
@@ -175,6 +177,9 @@ func (s *Server) stop() {
 	s.mu.Lock()
 	for c := range s.active {
 		c.Close()
+	}
+	for _, pgid := range s.groups {
+		syscall.Kill(-pgid, syscall.SIGKILL)
 	}
 	s.mu.Unlock()
 	done := make(chan struct{})

@@ -71,8 +71,8 @@ func (s *Server) serveSession(ch ssh.Channel, reqs <-chan *ssh.Request) {
 			}
 		}
 	}
-	// The client closed the channel. A command still running loses its session, as with
-	// sshd: end its process group so that nothing outlives the test.
+	// The client closed the channel. As with sshd, a command still running is not signalled
+	// (its process group is killed when the server stops, so nothing outlives the test).
 	sess.mu.Lock()
 	running := sess.cmd != nil && !sess.exited
 	sess.mu.Unlock()
@@ -80,7 +80,6 @@ func (s *Server) serveSession(ch ssh.Channel, reqs <-chan *ssh.Request) {
 		s.mu.Lock()
 		s.closed++
 		s.mu.Unlock()
-		sess.signal("KILL")
 	}
 }
 
@@ -105,6 +104,8 @@ func (sess *session) exec(command string) {
 	cmd.Dir = sess.s.opts.Dir
 	cmd.Stdout = sess.ch
 	cmd.Stderr = sess.ch.Stderr()
+	// A process group per session, as sshd's setsid gives: "kill 0" in a command must reach
+	// its session only, never the test binary.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.WaitDelay = 2 * time.Second // a background child holding stdout must not hang us
 	stdin, err := cmd.StdinPipe()
@@ -116,6 +117,11 @@ func (sess *session) exec(command string) {
 			sess.cmd = nil
 		}
 		sess.mu.Unlock()
+		if err == nil {
+			sess.s.mu.Lock()
+			sess.s.groups = append(sess.s.groups, cmd.Process.Pid)
+			sess.s.mu.Unlock()
+		}
 	}
 	if err != nil {
 		io.WriteString(sess.ch.Stderr(), "remotetest: "+err.Error()+"\n")
@@ -176,7 +182,8 @@ func (sess *session) exit(code int, signal string) {
 	sess.ch.Close()
 }
 
-// signal delivers a signal named as in RFC 4254 ("TERM") to the command's process group.
+// signal delivers a signal named as in RFC 4254 ("TERM") to the process the session
+// started, and to it alone, as sshd does.
 func (sess *session) signal(name string) {
 	sig, ok := signalsByName[name]
 	sess.mu.Lock()
@@ -184,7 +191,7 @@ func (sess *session) signal(name string) {
 	if !ok || sess.cmd == nil || sess.cmd.Process == nil || sess.exited {
 		return
 	}
-	syscall.Kill(-sess.cmd.Process.Pid, sig)
+	sess.cmd.Process.Signal(sig)
 }
 
 var signalsByName = map[string]syscall.Signal{
