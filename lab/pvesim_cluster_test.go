@@ -92,8 +92,10 @@ func TestPvesimCluster(t *testing.T) {
 		term.send(t, pw+"\r")
 		term.expect(t, "(yes/no)? ")
 		term.send(t, "yes\r")
+		term.expect(t, "Connection to pve3 closed.")
+		term.stdin.Close()
 		code, out := term.wait(t)
-		out = strings.ReplaceAll(out, "\r\n", "\n")
+		out = strings.TrimSuffix(strings.ReplaceAll(out, "\r\n", "\n"), "Connection to pve3 closed.\n")
 		wantPrompt := "Please enter superuser (root) password for '198.51.100.11': " + strings.Repeat("*", len(pw)) + "\n"
 		want := wantPrompt + strings.Replace(joinTranscript("198.51.100.11", fp, "198.51.100.13", "pve3"), "(yes/no)? ", "(yes/no)? yes\n", 1)
 		if got := backupLine.ReplaceAllString(out, "BACKUP"); code != 0 || got != want {

@@ -11,7 +11,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -36,9 +38,14 @@ func newAPIClient(e *Env, host, fingerprint string) *apiClient {
 	} else {
 		c.manualVerify = true
 	}
-	dialer := &net.Dialer{Timeout: 60 * time.Second}
+	// LWP's timeout is 60 s; PVESIM_API_TIMEOUT (seconds) shortens it for tests.
+	timeout := 60 * time.Second
+	if seconds, err := strconv.Atoi(os.Getenv("PVESIM_API_TIMEOUT")); err == nil && seconds > 0 {
+		timeout = time.Duration(seconds) * time.Second
+	}
+	dialer := &net.Dialer{Timeout: timeout}
 	c.http = &http.Client{
-		Timeout: 60 * time.Second,
+		Timeout: timeout,
 		Transport: &http.Transport{
 			DialContext: dialer.DialContext,
 			TLSClientConfig: &tls.Config{

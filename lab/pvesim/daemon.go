@@ -48,6 +48,7 @@ func (e *Env) spawnDaemon(ctx context.Context, name, pidPath string, args ...str
 		return fmt.Errorf("start %s: %w", name, err)
 	}
 	child := cmd.Process.Pid
+	tracef("spawned %s as %d", name, child)
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
 	ready := pollUntil(ctx, 10*time.Second, 10*time.Millisecond, func() bool {

@@ -197,6 +197,7 @@ func (e *Env) prepareClusterFS(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("Unable to resolve node name '%s' to a non-loopback IP address - missing entry in '/etc/hosts' or DNS?", node)
 	}
+	tracef("prepare: resolved %s", ip)
 	if err := e.promoteToCluster(); err != nil {
 		return err
 	}
@@ -213,12 +214,14 @@ func (e *Env) prepareClusterFS(ctx context.Context) error {
 	if err := os.Symlink(filepath.Join(e.Path(pveDir), "nodes", node), hostLocal); err != nil {
 		return fmt.Errorf("create %s: %w", hostLocalLink, err)
 	}
+	tracef("prepare: node files ready")
 	if _, err := e.syncCorosyncConf(); err != nil {
 		fmt.Fprintf(e.Stderr, "pmxcfs: %v\n", err)
 	}
 	if err := e.mountPVE(backing); err != nil {
 		return err
 	}
+	tracef("prepare: mounted")
 	clustered := e.ClusterID() != ""
 	if e.Sandboxed() {
 		if !clustered {

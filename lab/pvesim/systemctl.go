@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -217,6 +218,8 @@ func (e *Env) startUnit(ctx context.Context, u *unit) error {
 	if u.active(e) {
 		return nil
 	}
+	tracef("start %s", u.name)
+	defer tracef("started %s", u.name)
 	return u.start(ctx, e)
 }
 
@@ -268,9 +271,24 @@ func (e *Env) signalPID(pidPath string, sig syscall.Signal) error {
 }
 
 // runDaemonCommand runs a program that daemonizes itself.
+// Its output goes to a file, not a pipe: a daemon that keeps the inherited descriptors
+// open would otherwise keep us waiting for EOF.
 func (e *Env) runDaemonCommand(ctx context.Context, name string, args ...string) error {
-	if code, out := e.runQuiet(ctx, name, args...); code != 0 {
-		return fmt.Errorf("%s exited with %d: %s", name, code, strings.TrimSpace(out))
+	logDir := e.Path(daemonLogDir)
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", daemonLogDir, err)
+	}
+	logPath := filepath.Join(logDir, filepath.Base(name)+".start.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", logPath, err)
+	}
+	defer logFile.Close()
+	cmd := e.command(ctx, name, args...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if code := exitCode(cmd.Run()); code != 0 {
+		out, _ := os.ReadFile(logPath)
+		return fmt.Errorf("%s exited with %d: %s", name, code, strings.TrimSpace(string(out)))
 	}
 	return nil
 }
