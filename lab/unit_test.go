@@ -1,0 +1,68 @@
+package lab
+
+import (
+	"net/netip"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestOverlapsLab(t *testing.T) {
+	for p, want := range map[string]bool{
+		"192.0.2.0/24": false, "198.51.100.0/24": true, "198.51.100.7/32": true, "198.51.0.0/16": true,
+		"203.0.113.128/25": true, "10.0.0.0/8": false, "0.0.0.0/1": false, "128.0.0.0/1": true,
+	} {
+		if got := overlapsLab(netip.MustParsePrefix(p)); got != want {
+			t.Errorf("overlapsLab(%s) = %v", p, got)
+		}
+	}
+}
+
+func TestOptionsRejectBadInput(t *testing.T) {
+	for _, o := range []Options{{Name: "Bad"}, {Name: "toolongname"}, {Hosts: 16}, {Hosts: -1}, {Links: 3}} {
+		if _, err := o.withDefaults(); err == nil {
+			t.Errorf("%+v accepted", o)
+		}
+	}
+}
+
+// TestGeneratedFiles compares what a lab writes with testdata (go test -update rewrites).
+func TestGeneratedFiles(t *testing.T) {
+	s := &state{Name: "demo", Dir: "/work/main/.lab", Password: "pw", Links: 2}
+	for _, h := range machinesFor(2, 2, true) {
+		s.Machines = append(s.Machines, machineState{Host: h, Ifaces: []string{"eth0", "eth1"}, Keys: []string{"ssh-ed25519 AAAA" + h.Name}})
+	}
+	all := []Host{}
+	for _, m := range s.Machines {
+		all = append(all, m.Host)
+	}
+	got := map[string]string{
+		"cluster.yaml":     clusterYAML(s),
+		"known_hosts":      knownHosts(s),
+		"hosts.pve1":       hostsFile(s.Machines[1].Host, all, ""),
+		"hosts.ctl":        hostsFile(s.Machines[0].Host, all, ""),
+		"interfaces.pve1":  interfacesFile([]string{"eth0", "eth1"}, s.Machines[1].Addrs, false),
+		"sshd_config.pve1": sshdConfig(s.Machines[1].Host),
+		"chrony.conf.pve1": chronyConf(s.Machines[1].Host, s.Machines[0].Host),
+		"chrony.conf.ctl":  chronyConf(s.Machines[0].Host, s.Machines[0].Host),
+	}
+	for name, content := range got {
+		path := filepath.Join("testdata", "generated", name)
+		if os.Getenv("UPDATE_GOLDEN") != "" {
+			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		want, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatalf("%v (UPDATE_GOLDEN=1 go test -run TestGeneratedFiles writes it)", err)
+		}
+		if string(want) != content {
+			t.Errorf("%s:\n--- got\n%s--- want\n%s", name, content, want)
+		}
+	}
+}
