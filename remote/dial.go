@@ -29,7 +29,7 @@ func Dial(ctx context.Context, host string, cfg Config) (*Client, error) {
 	for attempt := 0; attempt <= cfg.retries(); attempt++ {
 		if attempt > 0 {
 			if err := sleepCtx(ctx, backoff(attempt)); err != nil {
-				return nil, fmt.Errorf("%s: connect: %w (last error: %v)", host, err, lastErr)
+				return nil, fmt.Errorf("%w; gave up: %w", lastErr, err)
 			}
 		}
 		c, err := dialOnce(ctx, host, r, cfg)

@@ -25,7 +25,14 @@ import (
 func (c *Client) Upload(ctx context.Context, p string, data []byte, mode uint32) error {
 	start := time.Now()
 	sum := sha256.Sum256(data)
-	err := c.withSFTP(ctx, func(sc *sftp.Client) error { return upload(sc, p, data, os.FileMode(mode), sum) })
+	tmp := path.Join(path.Dir(p), "."+path.Base(p)+"."+newMarker()[len(markerPrefix):][:12]+".quorate-tmp")
+	err := c.withSFTP(ctx, func(sc *sftp.Client) error { return upload(sc, p, tmp, data, os.FileMode(mode), sum) })
+	if err != nil && ctx.Err() != nil {
+		// The cancelled session could not remove its temporary file: use a fresh one.
+		cleanupCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		c.withSFTP(cleanupCtx, func(sc *sftp.Client) error { return sc.Remove(tmp) })
+		cancel()
+	}
 	c.log.LogAttrs(ctx, levelFor(err), "remote upload", slog.String("path", p), slog.Int("bytes", len(data)),
 		slog.String("sha256", hex.EncodeToString(sum[:])), slog.Duration("duration", time.Since(start).Round(time.Millisecond)), slogErr(err))
 	if err != nil {
@@ -80,11 +87,10 @@ func (c *Client) withSFTP(ctx context.Context, fn func(*sftp.Client) error) erro
 	return err
 }
 
-func upload(sc *sftp.Client, p string, data []byte, mode os.FileMode, sum [32]byte) (err error) {
+func upload(sc *sftp.Client, p, tmp string, data []byte, mode os.FileMode, sum [32]byte) (err error) {
 	if !path.IsAbs(p) {
 		return errors.New("path must be absolute")
 	}
-	tmp := path.Join(path.Dir(p), "."+path.Base(p)+"."+newMarker()[len(markerPrefix):][:12]+".quorate-tmp")
 	f, err := sc.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL)
 	if err != nil {
 		return fmt.Errorf("creating %s: %w", tmp, err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,7 +22,7 @@ func TestUploadDownloadRoundTrip(t *testing.T) {
 	c := f.dial(t)
 	ctx := context.Background()
 
-	data := make([]byte, 3<<20+17) // several SFTP packets, not a round size
+	data := make([]byte, 1<<20+17) // many SFTP packets, not a round size
 	rand.Read(data)
 	target := filepath.Join(dir, "corosync.conf")
 	if err := os.WriteFile(target, []byte("old contents"), 0o644); err != nil {
@@ -82,21 +83,33 @@ func TestUploadFailureLeavesTargetAlone(t *testing.T) {
 	}
 }
 
-func TestUploadHonoursContext(t *testing.T) {
+func TestUploadCancelledMidwayLeavesNothing(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	f := newFixture(t, remotetest.Options{Dir: dir})
 	c := f.dial(t)
+	target := filepath.Join(dir, "big")
+
 	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	start := time.Now()
-	err := c.Upload(ctx, filepath.Join(dir, "f"), make([]byte, 1<<20), 0o644)
-	if err == nil || time.Since(start) > time.Second {
-		t.Errorf("Upload with a cancelled context = %v after %v", err, time.Since(start))
+	defer cancel()
+	go func() {
+		// Cancel once the temporary file exists, i.e. during the transfer.
+		for ctx.Err() == nil {
+			if entries, _ := os.ReadDir(dir); len(entries) > 0 {
+				cancel()
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	err := c.Upload(ctx, target, make([]byte, 64<<20), 0o644)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Upload = %v, want it cancelled", err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "f")); err == nil {
-		t.Error("file written despite the cancelled context")
-	}
+	remotetest.Eventually(t, 3*time.Second, "no file left in the target directory", func() bool {
+		entries, _ := os.ReadDir(dir)
+		return len(entries) == 0
+	})
 	if _, err := c.Run(context.Background(), remote.Command{Line: "true"}); err != nil {
 		t.Errorf("connection unusable after a cancelled upload: %v", err)
 	}
