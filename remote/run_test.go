@@ -259,3 +259,33 @@ func TestRunAfterCloseFails(t *testing.T) {
 		t.Errorf("second Close: %v", err)
 	}
 }
+
+// A connection that goes silent (a host powered off, a route dropped) fails the commands
+// running on it within about two keepalive intervals instead of hanging.
+func TestDeadConnectionIsDetected(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, remotetest.Options{})
+	proxy := remotetest.StartProxy(t, f.srv.Addr())
+	remotetest.WriteKnownHosts(t, f.known, f.srv.KnownHostsLineFor(proxy.Addr()))
+	f.cfg.KeepAlive = 200 * time.Millisecond
+	c, err := remote.Dial(context.Background(), proxy.Addr(), f.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Run(context.Background(), remote.Command{Line: "true"}); err != nil {
+		t.Fatal(err)
+	}
+	proxy.Freeze()
+	start := time.Now()
+	_, err = c.Run(context.Background(), remote.Command{Line: "sleep 30"})
+	if err == nil {
+		t.Fatal("Run on a dead connection succeeded")
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Run took %v to notice the dead connection, keepalive 200ms", d)
+	}
+	if !strings.Contains(f.log.String(), "ssh connection lost") {
+		t.Errorf("lost connection not logged:\n%s", f.log.String())
+	}
+}

@@ -1,8 +1,24 @@
 // Package remotetest runs in-process SSH servers on 127.0.0.1 for tests of remote and of the
-// packages above it. A Server executes exec requests with the local "sh -c" (inside the test
-// process's own user and machine), serves SFTP, forwards direct-tcpip channels to loopback
-// addresses (so it can be a ProxyJump hop), and counts connections, sessions and signals so
-// tests can assert what the client did.
+// packages above it. A Server executes exec requests with the local "sh -c" (as the test
+// process's own user, on the test machine), serves SFTP, forwards direct-tcpip channels to
+// loopback addresses (so it can be a ProxyJump hop), delivers signals to the session's
+// process like sshd, and counts connections, sessions, commands and signals so tests can
+// assert what the client did. A Proxy in front of a Server can make it go silent.
+//
+// A typical test:
+//
+//	dir := t.TempDir()
+//	id := remotetest.NewIdentity(t, dir, "id_ed25519", "")
+//	srv := remotetest.Start(t, remotetest.Options{AuthorizedKeys: []ssh.PublicKey{id.PublicKey()}})
+//	known := remotetest.WriteKnownHosts(t, filepath.Join(dir, "known_hosts"), srv.KnownHostsLine())
+//	c, err := remote.Dial(ctx, srv.Addr(), remote.Config{SSHConfigFile: "none", AgentSocket: "none",
+//		KnownHostsFile: known, IdentityFiles: []string{id.File}})
+//
+// To make a host answer like a PVE node, put scripts named like the commands (hostname, ip,
+// pvecm) in a directory and prepend it to PATH with Options.Env; remote wraps every command
+// line in a small sh supervisor, so match on the command, not on the exact exec string.
+// Several servers all listen on 127.0.0.1: give each its own ssh config alias (Host/HostName/
+// Port) when the code under test needs distinct host names.
 package remotetest
 
 import (
@@ -120,6 +136,12 @@ func (s *Server) HostKey() ssh.PublicKey { return s.hostKey.PublicKey() }
 // KnownHostsLine is the known_hosts line for this server, "[127.0.0.1]:port ssh-ed25519 ...".
 func (s *Server) KnownHostsLine() string {
 	return knownhosts.Line([]string{knownhosts.Normalize(s.Addr())}, s.HostKey())
+}
+
+// KnownHostsLineFor is the known_hosts line for this server reached at addr, e.g. through
+// a Proxy.
+func (s *Server) KnownHostsLineFor(addr string) string {
+	return knownhosts.Line([]string{knownhosts.Normalize(addr)}, s.HostKey())
 }
 
 // Connections is the number of TCP connections accepted so far.
