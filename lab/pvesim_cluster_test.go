@@ -128,7 +128,7 @@ func TestPvesimCluster(t *testing.T) {
 		}
 	})
 
-	t.Run("a second join of the same name is refused by the cluster", func(t *testing.T) {
+	t.Run("a forced re-join lists what is wrong with the node", func(t *testing.T) {
 		r := sshRun(t, l, "pve3", pw+"\n", "cd / && pvecm add 198.51.100.11 --force --fingerprint "+fp)
 		if r.Code != 0 || !strings.Contains(r.Stdout, "detected the following error(s):\n* authentication key '/etc/corosync/authkey' already exists\n* cluster config '/etc/pve/corosync.conf' already exists\n* corosync is already running, is this node already in a cluster?!\n\nWARNING : detected error but forced to continue!\n\n") {
 			t.Errorf("forced re-join: exit %d\n%s\n%s", r.Code, r.Stdout, r.Stderr)
