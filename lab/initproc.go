@@ -96,7 +96,14 @@ func bootMachine(c initConfig) error {
 		return err
 	}
 	if c.Boot {
-		return runStep("pvesim boot", 30*time.Second, "/usr/local/sbin/pvesim", "boot")
+		if err := runStep("pvesim boot", 30*time.Second, "/usr/local/sbin/pvesim", "boot"); err != nil {
+			return err
+		}
+	}
+	for _, svc := range c.Services {
+		if err := runStep("systemctl start "+svc, 30*time.Second, "/usr/local/sbin/systemctl", "start", svc); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -26,6 +26,7 @@ type initConfig struct {
 	HostKeys   []string   `json:"hostkeys"` // ssh host key types generated on a fresh boot
 	Password   string     `json:"password"` // root password, set with chpasswd on a fresh boot
 	Boot       bool       `json:"boot"`     // run pvesim boot
+	Services   []string   `json:"services"` // started by systemctl (the pvesim shim) after boot
 }
 
 type fileSpec struct {
@@ -182,6 +183,10 @@ func freshConfig(s *state, m *machineState, ctlPub, ctlKey string) initConfig {
 	}
 	c.PrivateTmp = true
 	c.Boot = true
+	if m.Role == RoleQNetd {
+		// A qnetd host is a Debian box with corosync-qnetd installed: systemd would start it.
+		c.Services = []string{"corosync-qnetd"}
+	}
 	c.HostKeys = []string{"ed25519", "rsa"}
 	c.Files = append(c.Files,
 		fileSpec{Path: "/etc/network/interfaces", Mode: 0o644, Content: interfacesFile(m.Ifaces, m.Addrs, false)},

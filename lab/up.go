@@ -81,9 +81,11 @@ func createLab(o Options) (*state, error) {
 }
 
 func (l *Lab) bringUp(ctx context.Context, s *state, o Options) error {
+	clock := newStepClock(s.Name)
 	if err := prepareBinaries(ctx, s.Name, o); err != nil {
 		return err
 	}
+	clock.step("binaries")
 	keys := filepath.Join(labDir(s.Name), "keys")
 	if err := os.MkdirAll(keys, 0o700); err != nil {
 		return err
@@ -100,6 +102,7 @@ func (l *Lab) bringUp(ctx context.Context, s *state, o Options) error {
 	if err := buildNetwork(ctx, s); err != nil {
 		return err
 	}
+	clock.step("network")
 	var wg sync.WaitGroup
 	errs := make([]error, len(s.Machines))
 	for i := range s.Machines {
@@ -114,12 +117,15 @@ func (l *Lab) bringUp(ctx context.Context, s *state, o Options) error {
 	if err := errors.Join(s.save(), errors.Join(errs...)); err != nil {
 		return err
 	}
+	clock.step("boot machines")
 	if err := l.refreshKnownHosts(ctx, s, nil); err != nil {
 		return err
 	}
+	clock.step("known_hosts")
 	if err := l.checkSSH(ctx, s); err != nil {
 		return err
 	}
+	clock.step("ssh check")
 	if s.Dir != "" {
 		return writeLabFiles(s)
 	}
