@@ -125,6 +125,14 @@ func (e *Env) Host() (HostConfig, error) {
 	}
 	if override, err := os.ReadFile(e.Path(versionOverridePath)); err == nil {
 		cfg.Version = strings.TrimSpace(string(override))
+		// The fault swaps the whole release: its kernel and its short repoid too.
+		major, _, _ := strings.Cut(cfg.Version, ".")
+		if kernel, ok := releaseKernels[major]; ok {
+			cfg.Kernel = kernel
+		}
+		if major <= "7" && len(cfg.RepoID) > 8 {
+			cfg.RepoID = cfg.RepoID[:8]
+		}
 	}
 	if cfg.Node == "" {
 		name, err := os.Hostname()
@@ -137,6 +145,9 @@ func (e *Env) Host() (HostConfig, error) {
 	cfg.Node, _, _ = strings.Cut(cfg.Node, ".")
 	return cfg, nil
 }
+
+// releaseKernels are the kernels PVE releases ship, for the pveversion fault.
+var releaseKernels = map[string]string{"6": "5.4.203-1-pve", "7": "5.15.74-1-pve", "8": "6.8.12-4-pve", "9": "6.17.2-1-pve"}
 
 // NodeName is the local node's name.
 func (e *Env) NodeName() (string, error) {
