@@ -111,42 +111,102 @@ func (c *credentials) authMethods(ep endpoint, agentSocket string, passphrase fu
 	return methods
 }
 
+// signers lists the keys to offer. The identity files come first, in their order (through
+// the agent when it holds the same key, so no passphrase is needed), then the agent's other
+// keys: servers stop after MaxAuthTries (6) refused keys, and the configured key must not be
+// the seventh.
 func (c *credentials) signers(ep endpoint, agentSocket string, passphrase func(string) ([]byte, error)) []ssh.Signer {
+	agentKeys := c.agentSigners(agentSocket)
+	inAgent := make(map[string]ssh.Signer, len(agentKeys))
+	for _, k := range agentKeys {
+		inAgent[string(k.PublicKey().Marshal())] = k
+	}
 	var out []ssh.Signer
-	seen := map[string]bool{}
-	if agentSocket != "" {
-		conn, err := net.Dial("unix", agentSocket)
-		if err != nil {
-			c.note("agent %s: %v", agentSocket, err)
-		} else {
-			c.mu.Lock()
-			c.closers = append(c.closers, conn)
-			c.mu.Unlock()
-			keys, err := agent.NewClient(conn).Signers()
-			if err != nil {
-				c.note("agent: %v", err)
-			}
-			c.offer(fmt.Sprintf("publickey from agent (%d keys)", len(keys)))
-			for _, k := range keys {
-				seen[string(k.PublicKey().Marshal())] = true
-				out = append(out, &usedSigner{Signer: k, label: "agent key " + Fingerprint(k.PublicKey()), creds: c})
+	offered := map[string]bool{}
+	for _, file := range ep.identityFiles {
+		pub, err := identityPublicKey(file)
+		if err == nil {
+			if a, ok := inAgent[string(pub.Marshal())]; ok {
+				if !offered[string(pub.Marshal())] {
+					offered[string(pub.Marshal())] = true
+					c.offer("publickey " + file + " (in the agent)")
+					out = append(out, a)
+				}
+				continue
 			}
 		}
-	}
-	for _, file := range ep.identityFiles {
 		s, err := loadIdentity(file, passphrase, c)
 		if err != nil {
 			c.note("%s: %v", file, err)
 			continue
 		}
-		if seen[string(s.PublicKey().Marshal())] {
-			continue
+		if k := string(s.PublicKey().Marshal()); !offered[k] {
+			offered[k] = true
+			c.offer("publickey " + file)
+			out = append(out, s)
 		}
-		seen[string(s.PublicKey().Marshal())] = true
-		c.offer("publickey " + file)
-		out = append(out, s)
+	}
+	rest := 0
+	for _, a := range agentKeys {
+		if k := string(a.PublicKey().Marshal()); !offered[k] {
+			offered[k] = true
+			out = append(out, a)
+			rest++
+		}
+	}
+	if agentSocket != "" && rest > 0 {
+		c.offer(fmt.Sprintf("publickey from the agent (%d keys)", rest))
 	}
 	return out
+}
+
+func (c *credentials) agentSigners(socket string) []ssh.Signer {
+	if socket == "" {
+		return nil
+	}
+	conn, err := net.Dial("unix", socket)
+	if err != nil {
+		c.note("agent %s: %v", socket, err)
+		return nil
+	}
+	c.mu.Lock()
+	c.closers = append(c.closers, conn)
+	c.mu.Unlock()
+	keys, err := agent.NewClient(conn).Signers()
+	if err != nil {
+		c.note("agent: %v", err)
+	}
+	if len(keys) == 0 {
+		c.note("agent %s holds no keys", socket)
+	}
+	out := make([]ssh.Signer, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, &usedSigner{Signer: k, label: "agent key " + Fingerprint(k.PublicKey()), creds: c})
+	}
+	return out
+}
+
+// identityPublicKey reads the public half of an identity without decrypting it: from
+// file.pub, else from the private key file (unencrypted, or OpenSSH format).
+func identityPublicKey(file string) (ssh.PublicKey, error) {
+	if b, err := os.ReadFile(file + ".pub"); err == nil {
+		if pub, _, _, _, err := ssh.ParseAuthorizedKey(b); err == nil {
+			return pub, nil
+		}
+	}
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	s, err := ssh.ParsePrivateKey(pem)
+	if err == nil {
+		return s.PublicKey(), nil
+	}
+	var missing *ssh.PassphraseMissingError
+	if errors.As(err, &missing) && missing.PublicKey != nil {
+		return missing.PublicKey, nil
+	}
+	return nil, err
 }
 
 // loadIdentity reads a private key file. An encrypted one whose public half is known (from

@@ -2,6 +2,7 @@ package remote_test
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"net"
@@ -65,6 +66,37 @@ func TestDialAuthentication(t *testing.T) {
 			setup: func(t *testing.T, f *fixture, asked *[]string) {
 				f.cfg.IdentityFiles = []string{encryptedKey(t, f, "id_ecdsa_pem_encrypted", false), f.id.File}
 				f.cfg.Passphrase = answer(asked, passphrase)
+			},
+			wantAuth: "id_ed25519",
+		},
+		{
+			name: "encrypted identity file held by the agent needs no passphrase",
+			setup: func(t *testing.T, f *fixture, asked *[]string) {
+				file := encryptedKey(t, f, "id_ed25519_encrypted", true)
+				pem, err := os.ReadFile(file)
+				if err != nil {
+					t.Fatal(err)
+				}
+				key, err := ssh.ParseRawPrivateKeyWithPassphrase(pem, []byte(passphrase))
+				if err != nil {
+					t.Fatal(err)
+				}
+				f.cfg.AgentSocket = remotetest.StartAgent(t, *key.(*ed25519.PrivateKey))
+				f.cfg.IdentityFiles = []string{file}
+				f.cfg.Passphrase = answer(asked, passphrase)
+			},
+			wantAuth: "agent key",
+		},
+		{
+			name: "identity file goes before a crowded agent (MaxAuthTries)",
+			setup: func(t *testing.T, f *fixture, _ *[]string) {
+				// OpenSSH gives up after MaxAuthTries (6) refused keys; x/crypto's server forgives
+				// the first 6 refused key queries, so 12 crowd it out.
+				var crowd []ed25519.PrivateKey
+				for i := range 12 {
+					crowd = append(crowd, remotetest.NewIdentity(t, f.dir, fmt.Sprintf("crowd%d", i), "").Private)
+				}
+				f.cfg.AgentSocket = remotetest.StartAgent(t, crowd...)
 			},
 			wantAuth: "id_ed25519",
 		},
