@@ -29,8 +29,9 @@ type Config struct {
 	// through the ssh config too and its key verified against the same known_hosts.
 	Jump string
 	// SSHConfigFile is read for host aliases, HostName, User, Port, IdentityFile,
-	// ProxyJump, UserKnownHostsFile and IdentityAgent. Default ~/.ssh/config (absent is
-	// fine); "none" disables it.
+	// ProxyJump, UserKnownHostsFile, IdentityAgent, ConnectTimeout and ServerAliveInterval.
+	// Default ~/.ssh/config (absent is fine); "none" disables it. StrictHostKeyChecking is
+	// ignored: keys are always checked (see AcceptNewHostKeys).
 	SSHConfigFile string
 	// AgentSocket is the ssh-agent socket. Default: the ssh config's IdentityAgent, else
 	// $SSH_AUTH_SOCK; "none" disables the agent.
@@ -52,13 +53,16 @@ type Config struct {
 	// name:port the key is recorded under). Returning an error refuses the key.
 	OnNewHostKey func(host string, key ssh.PublicKey) error
 
-	DialTimeout time.Duration // per attempt, TCP connect plus SSH handshake; default 10s
-	Retries     int           // extra attempts for transient failures; default 2, negative: none
+	// DialTimeout bounds each attempt, TCP connect plus SSH handshake (not the time the
+	// user takes to answer a prompt). Default: the ssh config's ConnectTimeout, else 10s.
+	DialTimeout time.Duration
+	Retries     int // extra attempts for transient failures; default 2, negative: none
 	// MaxSessions bounds the sessions open at once on one connection (OpenSSH's MaxSessions
 	// defaults to 10); further commands wait. Default 8.
 	MaxSessions int
 	// KeepAlive is the interval of keepalive requests that detect a dead connection during
-	// a long run. Default 30s; negative disables.
+	// a long run: a request unanswered for one interval closes the connection. Default: the
+	// ssh config's ServerAliveInterval (0 there disables), else 30s; negative disables.
 	KeepAlive time.Duration
 
 	// Log receives one record per remote command (host, command redacted, duration, exit

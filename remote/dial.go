@@ -23,6 +23,7 @@ func Dial(ctx context.Context, host string, cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	cfg = r.withDefaults(cfg)
 	log := cfg.logger().With("host", host)
 	start := time.Now()
 	var lastErr error

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/kevinburke/ssh_config"
 )
@@ -32,6 +33,20 @@ type route struct {
 	jumps       []endpoint
 	knownHosts  []string // read all; the first is written
 	agentSocket string   // "" when no agent
+	// From the ssh config's ConnectTimeout and ServerAliveInterval; zero when unset, and
+	// keepAlive negative for "ServerAliveInterval 0".
+	connectTimeout, keepAlive time.Duration
+}
+
+// withDefaults fills what cfg leaves to the ssh config.
+func (r *route) withDefaults(cfg Config) Config {
+	if cfg.DialTimeout == 0 {
+		cfg.DialTimeout = r.connectTimeout
+	}
+	if cfg.KeepAlive == 0 {
+		cfg.KeepAlive = r.keepAlive
+	}
+	return cfg
 }
 
 // sshConfig answers ssh config lookups; a nil *sshConfig answers nothing.
@@ -156,6 +171,23 @@ func resolve(host string, cfg Config) (*route, error) {
 	}
 	if r.agentSocket == "none" {
 		r.agentSocket = ""
+	}
+	if v := sc.get(alias, "ConnectTimeout"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("%s: ssh config: bad ConnectTimeout %q", host, v)
+		}
+		r.connectTimeout = time.Duration(n) * time.Second
+	}
+	if v := sc.get(alias, "ServerAliveInterval"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("%s: ssh config: bad ServerAliveInterval %q", host, v)
+		}
+		r.keepAlive = time.Duration(n) * time.Second
+		if n == 0 {
+			r.keepAlive = -1
+		}
 	}
 	return r, nil
 }

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestSplitHostSpec(t *testing.T) {
@@ -56,6 +57,8 @@ func TestResolveWithSSHConfig(t *testing.T) {
     UserKnownHostsFile %[1]s/kh1 %[1]s/kh2
     ProxyJump jumper@bastion:2022,inner
     IdentityAgent none
+    ConnectTimeout 4
+    ServerAliveInterval 0
 
 Host inner
     HostName 203.0.113.7
@@ -85,6 +88,12 @@ Host legacy
 	}
 	if r.agentSocket != "" {
 		t.Errorf("IdentityAgent none gave agent socket %q", r.agentSocket)
+	}
+	if got := r.withDefaults(Config{}); got.DialTimeout != 4*time.Second || got.KeepAlive >= 0 {
+		t.Errorf("ConnectTimeout 4, ServerAliveInterval 0 gave DialTimeout %v KeepAlive %v", got.DialTimeout, got.KeepAlive)
+	}
+	if got := r.withDefaults(Config{DialTimeout: time.Second, KeepAlive: time.Minute}); got.DialTimeout != time.Second || got.KeepAlive != time.Minute {
+		t.Errorf("Config's values lost to the ssh config: %+v", got)
 	}
 
 	// What the caller says wins over the ssh config; "user@host:port" wins over both.
