@@ -228,6 +228,9 @@ func (e *Env) AddNode(ctx context.Context, req AddNodeRequest, out io.Writer) (*
 	if err := ensureNodeDirs(tree, req.Node); err != nil {
 		return nil, err
 	}
+	if err := e.sshMergeKeys(tree); err != nil {
+		fmt.Fprintln(out, err)
+	}
 	entry := &ConfSection{Items: []ConfItem{{Key: "name", Value: req.Node}, {Key: "nodeid", Value: strconv.Itoa(nodeID)}}}
 	if votes != 0 {
 		entry.Set("quorum_votes", strconv.Itoa(votes))

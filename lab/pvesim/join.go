@@ -151,6 +151,8 @@ func (e *Env) joinAPI(ctx context.Context, node, password string, params joinPar
 	if err := e.setupRootSSH(ctx); err != nil {
 		return err
 	}
+	e.setupSSHKeys()
+	e.unmergeKnownHosts()
 	e.outf("Establishing API connection with host '%s'\n", params.host)
 	client := newAPIClient(e, params.host, params.fingerprint)
 	if err := client.login(ctx, password); err != nil {

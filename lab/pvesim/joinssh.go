@@ -23,6 +23,8 @@ func (e *Env) joinSSH(ctx context.Context, node string, params joinParams) error
 	if err := e.setupRootSSH(ctx); err != nil {
 		return err
 	}
+	e.setupSSHKeys()
+	e.unmergeKnownHosts()
 	host := params.host
 	if code, _ := e.runQuiet(ctx, "ssh-copy-id", "-i", "/root/.ssh/id_rsa", "root@"+host); code != 0 {
 		return fmt.Errorf("unable to copy ssh ID: exit code %d", code)

@@ -198,6 +198,10 @@ func (e *Env) pvecmCreate(ctx context.Context, args []string) int {
 		}
 		defer unlock()
 		e.setupSSHD(ctx)
+		if err := e.setupRootSSH(ctx); err != nil {
+			return err
+		}
+		e.setupSSHKeys()
 		if !fileExists(e.Path(authKeyPath)) {
 			if err := e.corosyncKeygen(authKeyPath); err != nil {
 				return err
@@ -211,7 +215,13 @@ func (e *Env) pvecmCreate(ctx context.Context, args []string) int {
 		if err := writeFileAtomic(e.Path(clusterConfPath), []byte(conf.Format()), 0o640); err != nil {
 			return err
 		}
+		if err := e.sshMergeKeys(e.pveTree()); err != nil {
+			return err
+		}
 		if err := genNodeCert(e.pveTree(), host.Node, ip, false); err != nil {
+			return err
+		}
+		if err := e.mergeKnownHosts(host.Node, ip); err != nil {
 			return err
 		}
 		e.outf("Restart corosync and cluster filesystem\n")
@@ -220,39 +230,4 @@ func (e *Env) pvecmCreate(ctx context.Context, args []string) int {
 		}
 		return nil
 	})
-}
-
-// setupSSHD is setup_sshd_config: PermitRootLogin yes, then reload sshd if that changed.
-func (e *Env) setupSSHD(ctx context.Context) {
-	path := e.Path("/etc/ssh/sshd_config")
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return
-	}
-	lines := strings.Split(string(raw), "\n")
-	changed := false
-	found := false
-	for i, line := range lines {
-		fields := strings.Fields(line)
-		if len(fields) >= 2 && strings.EqualFold(fields[0], "PermitRootLogin") {
-			found = true
-			if fields[1] != "yes" {
-				lines[i] = "PermitRootLogin yes"
-				changed = true
-			}
-		}
-	}
-	if !found {
-		lines = append([]string{"PermitRootLogin yes"}, lines...)
-		changed = true
-	}
-	if !changed {
-		return
-	}
-	if err := writeFileAtomic(path, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
-		return
-	}
-	if !e.Sandboxed() {
-		e.Systemctl(ctx, []string{"reload-or-restart", "sshd"})
-	}
 }

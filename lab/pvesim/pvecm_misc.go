@@ -158,38 +158,14 @@ func (e *Env) updateCertsAndSSH(forceNewCert, unmergeKnownHosts bool) error {
 		return err
 	}
 	e.outf("merge authorized SSH keys\n")
-	if err := e.mergeSSHKeys(tree, node); err != nil {
+	if err := e.sshMergeKeys(tree); err != nil {
+		return err
+	}
+	if err := e.createNodeKnownHosts(tree, node); err != nil {
 		return err
 	}
 	if unmergeKnownHosts {
 		e.outf("unmerge SSH known hosts\n")
-	}
-	return nil
-}
-
-// mergeSSHKeys adds root's public key to /etc/pve/priv/authorized_keys and the host key to
-// /etc/pve/nodes/<node>/ssh_known_hosts, as ssh_merge_keys / ssh_create_node_known_hosts.
-func (e *Env) mergeSSHKeys(tree, node string) error {
-	if pub, err := os.ReadFile(e.Path("/root/.ssh/id_rsa.pub")); err == nil {
-		authorized := filepath.Join(tree, "priv", "authorized_keys")
-		have, _ := os.ReadFile(authorized)
-		if !containsLine(string(have), string(pub)) {
-			f, err := os.OpenFile(authorized, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-			if err != nil {
-				return fmt.Errorf("update authorized_keys: %w", err)
-			}
-			f.Write(pub)
-			f.Close()
-		}
-	}
-	if hostKey, err := os.ReadFile(e.Path("/etc/ssh/ssh_host_rsa_key.pub")); err == nil {
-		fields := splitFields(string(hostKey))
-		if len(fields) >= 2 {
-			line := fmt.Sprintf("%s %s %s\n", node, fields[0], fields[1])
-			if err := writeFileAtomic(filepath.Join(tree, "nodes", node, "ssh_known_hosts"), []byte(line), 0o640); err != nil {
-				return err
-			}
-		}
 	}
 	return nil
 }
