@@ -282,3 +282,21 @@ func (f runnerFunc) Host() string { return "pve9" }
 func (f runnerFunc) Run(ctx context.Context, cmd remote.Command) (remote.Result, error) {
 	return f(ctx, cmd)
 }
+
+func TestStatusKeepsPveshAnswerWhenPvecmFails(t *testing.T) {
+	fake := newFake(map[string]fakeResponse{
+		pveshStatus: {stdout: readGolden(t, "pvesh-status-clustered.json").Stdout},
+		pvecmStatus: {stderr: "Cannot initialize CMAP service\n", code: 1},
+	})
+	st, err := NewNode(fake).Status(context.Background())
+	if err != nil || st.State != Quorate || st.VotesKnown || len(st.Members) != 2 {
+		t.Errorf("%+v %v", st, err)
+	}
+}
+
+func TestNodelistOnStandaloneNode(t *testing.T) {
+	fake := newFake(map[string]fakeResponse{"cd / && pvesh get /cluster/config/nodes --output-format json": {stdout: "[]\n"}})
+	if _, err := NewNode(fake).Nodelist(context.Background()); !errors.Is(err, ErrNotInCluster) {
+		t.Errorf("error %v", err)
+	}
+}
