@@ -17,6 +17,7 @@ type labCheck struct {
 // faults in three parallel groups, one per host, so that they do not disturb each
 // other (probes are sent from the controller, which is never faulted).
 func TestLab(t *testing.T) {
+	t.Parallel()
 	l := upLab(t, Options{Hosts: 3})
 	run := func(t *testing.T, checks []labCheck) {
 		for _, c := range checks {
@@ -145,6 +146,14 @@ func checkInstalledFiles(t *testing.T, l *Lab) {
 	}
 	if got := mustExec(t, l, "pve1", "sh", "-c", "test -s /etc/pvesim/host.json && cat /run/chrony/chronyd.pid /run/sshd.pid >/dev/null && echo ok"); got != "ok\n" {
 		t.Errorf("pve1: host.json or daemons missing: %q", got)
+	}
+	// chronyd follows the controller's time server (C6336464 = 198.51.100.100).
+	var tracking string
+	if err := waitFor(ctxT(t), 20*time.Second, func() bool {
+		tracking = mustExec(t, l, "pve1", "chronyc", "-n", "tracking")
+		return strings.Contains(tracking, "Reference ID    : C6336464")
+	}); err != nil {
+		t.Errorf("pve1 chronyd does not follow ctl: %v\n%s", err, tracking)
 	}
 	if got := mustExec(t, l, "pve1", "ls", "/usr/local/sbin"); !strings.Contains(got, "pvecm") {
 		t.Errorf("pvecm not on pve1's PATH: %q", got)

@@ -2,80 +2,8 @@ package lab
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/netip"
-	"strings"
 )
-
-var labPrefixes = []netip.Prefix{
-	netip.MustParsePrefix(link0Net + ".0/24"),
-	netip.MustParsePrefix(link1Net + ".0/24"),
-}
-
-// checkRootOverlap refuses a lab whose ranges touch the root namespace: then traffic
-// meant for a lab host could leave by the machine's real uplink.
-func checkRootOverlap(ctx context.Context) error {
-	var found []string
-	out, err := run(ctx, nil, "ip", "-j", "addr", "show")
-	if err != nil {
-		return err
-	}
-	var links []struct {
-		Ifname string `json:"ifname"`
-		Addrs  []struct {
-			Local  string `json:"local"`
-			Prefix int    `json:"prefixlen"`
-		} `json:"addr_info"`
-	}
-	if err := json.Unmarshal([]byte(out), &links); err != nil {
-		return fmt.Errorf("ip -j addr: %w", err)
-	}
-	for _, l := range links {
-		for _, a := range l.Addrs {
-			if p, err := netip.ParsePrefix(fmt.Sprintf("%s/%d", a.Local, a.Prefix)); err == nil && overlapsLab(p) {
-				found = append(found, fmt.Sprintf("address %s on %s", p, l.Ifname))
-			}
-		}
-	}
-	out, err = run(ctx, nil, "ip", "-j", "-4", "route", "show", "table", "all")
-	if err != nil {
-		return err
-	}
-	var routes []struct {
-		Dst string `json:"dst"`
-		Dev string `json:"dev"`
-	}
-	if err := json.Unmarshal([]byte(out), &routes); err != nil {
-		return fmt.Errorf("ip -j route: %w", err)
-	}
-	for _, r := range routes {
-		dst := r.Dst
-		if dst == "default" {
-			continue // a default route covers everything; only specific ones collide
-		}
-		if !strings.Contains(dst, "/") {
-			dst += "/32"
-		}
-		if p, err := netip.ParsePrefix(dst); err == nil && overlapsLab(p) {
-			found = append(found, fmt.Sprintf("route %s dev %s", dst, r.Dev))
-		}
-	}
-	if len(found) > 0 {
-		return fmt.Errorf("refusing to start: the lab's ranges %v overlap the root namespace: %s",
-			labPrefixes, strings.Join(found, "; "))
-	}
-	return nil
-}
-
-func overlapsLab(p netip.Prefix) bool {
-	for _, l := range labPrefixes {
-		if p.Overlaps(l) {
-			return true
-		}
-	}
-	return false
-}
 
 // buildNetwork makes the bridge namespace and every machine's namespace, wired from
 // inside the bridge namespace so that nothing is created in the root namespace.

@@ -66,3 +66,18 @@ func TestGeneratedFiles(t *testing.T) {
 		}
 	}
 }
+
+func TestRootOverlaps(t *testing.T) {
+	addrs := `[{"ifname":"lo","addr_info":[{"local":"127.0.0.1","prefixlen":8}]},
+	{"ifname":"eth0","addr_info":[{"local":"192.0.2.2","prefixlen":24},{"local":"fd00::2","prefixlen":64}]}]`
+	routes := `[{"dst":"default","gateway":"192.0.2.1","dev":"eth0"},{"dst":"192.0.2.0/24","dev":"eth0"}]`
+	if got, err := rootOverlaps([]byte(addrs), []byte(routes)); err != nil || len(got) != 0 {
+		t.Errorf("this machine's uplink: %q, %v", got, err)
+	}
+	addrs = `[{"ifname":"eth1","addr_info":[{"local":"198.51.100.7","prefixlen":24}]}]`
+	routes = `[{"dst":"203.0.0.0/16","dev":"eth2"},{"dst":"203.0.113.9","dev":"eth3"}]`
+	got, err := rootOverlaps([]byte(addrs), []byte(routes))
+	if err != nil || len(got) != 3 {
+		t.Errorf("overlapping root namespace: %q, %v", got, err)
+	}
+}
