@@ -19,10 +19,10 @@ import (
 // Fingerprint is the OpenSSH SHA256 fingerprint of key, "SHA256:...".
 func Fingerprint(key ssh.PublicKey) string { return ssh.FingerprintSHA256(key) }
 
-// HostKeyUnknownError reports a host whose key is not in known_hosts. It wraps
-// ErrHostKeyUnknown.
+// HostKeyUnknownError reports a host whose key is not in known_hosts. It matches
+// ErrHostKeyUnknown with errors.Is. Its text leaves out Host: Dial's error starts with it.
 type HostKeyUnknownError struct {
-	Host           string // the host as given, and the address it was reached at
+	Host           string // the host (or jump host) as given
 	Addr           string // host:port, as looked up in known_hosts
 	KeyType        string // e.g. ssh-ed25519
 	Fingerprint    string // SHA256:...
@@ -33,20 +33,20 @@ type HostKeyUnknownError struct {
 func (e *HostKeyUnknownError) Error() string {
 	host, port, _ := net.SplitHostPort(e.Addr)
 	if e.Refused != "" {
-		return fmt.Sprintf("%s: host key unknown: %s presents %s key %s, not accepted: %s",
-			e.Host, e.Addr, e.KeyType, e.Fingerprint, e.Refused)
+		return fmt.Sprintf("host key unknown: %s presents %s key %s, not accepted: %s",
+			e.Addr, e.KeyType, e.Fingerprint, e.Refused)
 	}
-	return fmt.Sprintf("%s: host key unknown: %s presents %s key %s, which is not in %s; "+
+	return fmt.Sprintf("host key unknown: %s presents %s key %s, which is not in %s; "+
 		"check it against the host's console (ssh-keygen -lf /etc/ssh/ssh_host_%s_key.pub), then accept it "+
 		"with \"quorate init --accept-new-host-keys\" or add it with \"ssh-keyscan -p %s -t %s %s >> %s\"",
-		e.Host, e.Addr, e.KeyType, e.Fingerprint, e.KnownHostsFile,
+		e.Addr, e.KeyType, e.Fingerprint, e.KnownHostsFile,
 		keyFileSuffix(e.KeyType), port, e.KeyType, host, e.KnownHostsFile)
 }
 
 func (e *HostKeyUnknownError) Is(target error) bool { return target == ErrHostKeyUnknown }
 
 // HostKeyChangedError carries what a user needs to act on a changed host key. It matches
-// ErrHostKeyChanged with errors.Is.
+// ErrHostKeyChanged with errors.Is. Its text leaves out Host: Dial's error starts with it.
 type HostKeyChangedError struct {
 	Host           string
 	Addr           string // host:port, as looked up in known_hosts
@@ -58,10 +58,10 @@ type HostKeyChangedError struct {
 }
 
 func (e *HostKeyChangedError) Error() string {
-	return fmt.Sprintf("%s: host key changed: %s now presents %s key %s, but %s:%d records %s. "+
+	return fmt.Sprintf("host key changed: %s now presents %s key %s, but %s:%d records %s. "+
 		"A reinstalled node is the usual cause: if that is what happened, remove line %d of %s "+
 		"(ssh-keygen -R %s -f %s) and connect again; otherwise someone may be intercepting the connection",
-		e.Host, e.Addr, e.KeyType, e.NewFingerprint, e.KnownHostsFile, e.Line, e.OldFingerprint,
+		e.Addr, e.KeyType, e.NewFingerprint, e.KnownHostsFile, e.Line, e.OldFingerprint,
 		e.Line, e.KnownHostsFile, Quote(knownhosts.Normalize(e.Addr)), e.KnownHostsFile)
 }
 

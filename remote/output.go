@@ -25,7 +25,7 @@ func newMarker() string {
 // on SIGTERM, passes it to its whole process group (sshd gives each session a group of its
 // own), then SIGKILLs the group a second later, so nothing of a timed-out command survives.
 // The line's stdin is handed over on fd 3, as sh gives a background job /dev/null.
-const supervisor = `trap 'trap "" TERM; kill -s TERM 0; { sleep 1; kill -s KILL 0; } </dev/null >/dev/null 2>&1 & wait "$c"; exit 143' TERM; ` +
+const supervisor = `trap 'trap "" TERM; kill -s TERM 0; { sleep 1; kill -s KILL 0; } </dev/null >/dev/null 2>&1 & wait "$c" 2>/dev/null; exit 143' TERM; ` +
 	`exec 3<&0; sh -c "$1" 0<&3 3<&- & c=$!; exec 3<&-; wait "$c"`
 
 // wrapLine turns line into what the login shell is asked to run: print the markers, then

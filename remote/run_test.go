@@ -117,6 +117,9 @@ func TestRunTimeoutSignalsAndReturnsInTime(t *testing.T) {
 			if elapsed > tt.deadline+time.Second {
 				t.Errorf("Run returned %v after the start, deadline %v: more than a second late", elapsed, tt.deadline)
 			}
+			if len(res.Stderr) != 0 {
+				t.Errorf("stderr %q: the supervisor's own messages leaked", res.Stderr)
+			}
 			if tt.printsPID {
 				pid, err := strconv.Atoi(strings.TrimSpace(string(res.Stdout)))
 				if err != nil {
