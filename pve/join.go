@@ -139,9 +139,9 @@ func (n *Node) Join(ctx context.Context, o JoinOpts) (JoinResult, error) {
 }
 
 var (
-	joinSuccessRe   = regexp.MustCompile(`^successfully added node '([^']+)' to cluster\.$`)
-	fpMismatchRe    = regexp.MustCompile(`fingerprint '([0-9A-Fa-f:]+)' not verified, abort!`)
-	linkMismatchRes = has(
+	joinSuccessRe     = regexp.MustCompile(`^successfully added node '([^']+)' to cluster\.$`)
+	fpMismatchRe      = regexp.MustCompile(`fingerprint '([0-9A-Fa-f:]+)' not verified, abort!`)
+	linkMismatchTexts = has(
 		"exists in cluster config but wasn't specified for new node",
 		"specified for new node doesn't exist in cluster config",
 		"no links given but multiple links found on other nodes",
@@ -161,7 +161,7 @@ var joinRules = append([]rule{
 	{FailRemoteTooOld, has("Remote side is not able to use API for Cluster join")},
 	{FailNoQuorum, has("cluster not ready - no quorum?")},
 	{FailNodeExists, has("can't add existing node")},
-	{FailLinkMismatch, linkMismatchRes},
+	{FailLinkMismatch, linkMismatchTexts},
 	{FailAddressInUse, has("already used on link")},
 	{FailNoLinks, has("no links and no fallback ip (new_node_ip) given")},
 	{FailInvalidClusterConfig, has("invalid corosync.conf")},
