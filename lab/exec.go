@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -25,6 +26,8 @@ type Stdio struct {
 	Stdout, Stderr io.Writer
 	// Dir is the working directory inside the machine; default /root.
 	Dir string
+	// Env adds KEY=VALUE pairs to the clean console environment (e.g. PVE_ROOT_PASSWORD).
+	Env []string
 	// Interactive keeps the command in the caller's process group, so that it may use
 	// the caller's terminal; otherwise it gets its own group, killed when ctx ends.
 	Interactive bool
@@ -45,6 +48,11 @@ func (l *Lab) Run(ctx context.Context, host string, sio Stdio, argv ...string) (
 	if err != nil {
 		return -1, err
 	}
+	for _, kv := range sio.Env {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			return -1, fmt.Errorf("lab %s: %s: environment entry %q is not KEY=VALUE", l.name, host, kv)
+		}
+	}
 	dir := sio.Dir
 	if dir == "" {
 		dir = "/root"
@@ -59,6 +67,7 @@ func (l *Lab) Run(ctx context.Context, host string, sio Stdio, argv ...string) (
 	args := []string{"-t", strconv.Itoa(pid), "-m", "-u", "-i", "-n", "-p", "--", "env", "-i", "-C", dir}
 	args = append(args, consoleEnv...)
 	args = append(args, "TERM="+term)
+	args = append(args, sio.Env...)
 	args = append(args, argv...)
 	return runNsenter(ctx, host, sio, args)
 }

@@ -33,6 +33,10 @@ func RunInit(configPath string) {
 	unix.CloseOnExec(3) // daemons must not hold the parent's pipe open
 	var c initConfig
 	b, err := os.ReadFile(configPath)
+	if os.Getpid() != 1 {
+		// Run anywhere else, it would mount overlays over the caller's own /etc.
+		err = errors.New("not PID 1 of a new PID namespace: pvelab __init is started by the lab only")
+	}
 	if err == nil {
 		err = json.Unmarshal(b, &c)
 	}

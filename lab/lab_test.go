@@ -124,6 +124,10 @@ func checkConsole(t *testing.T, l *Lab) {
 	if err != nil || r.Code != 7 || r.Stdout != "hello\npve2\n" || r.Stderr != "oops\n" {
 		t.Errorf("exec = %+v, %v", r, err)
 	}
+	var out strings.Builder
+	if code, err := l.Run(ctxT(t), "ctl", Stdio{Stdout: &out, Dir: "/tmp", Env: []string{"PVE_ROOT_PASSWORD=x y"}}, "sh", "-c", `pwd; echo "$PVE_ROOT_PASSWORD"`); err != nil || code != 0 || out.String() != "/tmp\nx y\n" {
+		t.Errorf("run on ctl with Dir and Env: exit %d, %v, %q", code, err, out.String())
+	}
 	if got := mustExec(t, l, "pve2", "pwd"); got != "/root\n" {
 		t.Errorf("console starts in %q", got)
 	}
