@@ -27,14 +27,19 @@ func Up(ctx context.Context, o Options) (*Lab, error) {
 	if err := checkRootOverlap(ctx); err != nil {
 		return nil, err
 	}
-	reclaimOrphans(ctx)
-	if err := downByName(ctx, o.Name); err != nil {
-		return nil, fmt.Errorf("lab %s: removing the previous lab: %w", o.Name, err)
-	}
 	if o.Dir != "" {
 		if o.Dir, err = filepath.Abs(o.Dir); err != nil {
 			return nil, err
 		}
+		for _, private := range []string{"/root", "/run", "/etc", "/var"} {
+			if o.Dir == private || strings.HasPrefix(o.Dir, private+"/") {
+				return nil, fmt.Errorf("lab %s: Dir %s is under %s, which the controller does not share: quorate could not read its files", o.Name, o.Dir, private)
+			}
+		}
+	}
+	reclaimOrphans(ctx)
+	if err := downByName(ctx, o.Name); err != nil {
+		return nil, fmt.Errorf("lab %s: removing the previous lab: %w", o.Name, err)
 	}
 	s, err := createLab(o)
 	if err != nil {
