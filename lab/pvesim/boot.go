@@ -18,6 +18,13 @@ func (e *Env) Boot(ctx context.Context) int {
 		e.errf("pvesim boot: pmxcfs failed\n")
 		return 1
 	}
+	// pveproxy's ExecStartPre: `pvecm updatecerts --silent`, which also moves root's
+	// authorized_keys into /etc/pve on a fresh node.
+	if e.Quorate() {
+		if err := e.updateCertsSilent(); err != nil {
+			e.errf("pvesim boot: %v\n", err)
+		}
+	}
 	if fileExists(e.Path(localCorosyncConf)) {
 		if _, alive := readPID(e.Path("/run/corosync.pid")); !alive {
 			if err := e.runDaemonCommand(ctx, "corosync"); err != nil {

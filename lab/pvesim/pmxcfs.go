@@ -148,12 +148,6 @@ func ensureNodeFiles(tree, node, ip, hostLocal string) error {
 			return fmt.Errorf("create %s symlink: %w", name, err)
 		}
 	}
-	authorized := filepath.Join(tree, "priv", "authorized_keys")
-	if !fileExists(authorized) {
-		if err := os.WriteFile(authorized, nil, 0o600); err != nil {
-			return fmt.Errorf("create authorized_keys: %w", err)
-		}
-	}
 	return genNodeCert(tree, node, ip, false)
 }
 

@@ -147,6 +147,7 @@ func (e *Env) updateCertsAndSSH(forceNewCert, unmergeKnownHosts bool) error {
 		return err
 	}
 	tree := e.pveTree()
+	e.setupSSHKeys()
 	e.outf("(re)generate node files\n")
 	if forceNewCert {
 		e.outf("generate new node certificate\n")
@@ -168,6 +169,13 @@ func (e *Env) updateCertsAndSSH(forceNewCert, unmergeKnownHosts bool) error {
 		e.outf("unmerge SSH known hosts\n")
 	}
 	return nil
+}
+
+// updateCertsSilent is `pvecm updatecerts --silent` on a quorate node.
+func (e *Env) updateCertsSilent() error {
+	quiet := *e
+	quiet.Stdout = devNullWriter{}
+	return quiet.updateCertsAndSSH(false, false)
 }
 
 func containsLine(text, line string) bool {

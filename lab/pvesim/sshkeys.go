@@ -99,7 +99,11 @@ func (e *Env) sshMergeKeys(tree string) error {
 	}
 	seen := map[string]bool{}
 	var merged strings.Builder
-	for _, line := range strings.Split(data, "\n") {
+	lines := strings.Split(data, "\n")
+	for len(lines) > 0 && lines[len(lines)-1] == "" { // Perl's split drops trailing empty fields
+		lines = lines[:len(lines)-1]
+	}
+	for _, line := range lines {
 		if m := sshKeyLine.FindStringSubmatch(line); m != nil && !strings.HasPrefix(line, "#") {
 			if seen[m[3]] {
 				continue
