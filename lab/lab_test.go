@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"context"
 	"os"
 	"strconv"
 	"strings"
@@ -123,6 +124,18 @@ func checkConsole(t *testing.T, l *Lab) {
 	r, err := l.Exec(ctxT(t), "pve2", strings.NewReader("hello\n"), "sh", "-c", "cat; echo oops >&2; hostname; exit 7")
 	if err != nil || r.Code != 7 || r.Stdout != "hello\npve2\n" || r.Stderr != "oops\n" {
 		t.Errorf("exec = %+v, %v", r, err)
+	}
+	// A command that outlives its context is killed, inside the host too.
+	short, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if _, err := l.Exec(short, "pve2", nil, "sleep", "37"); err == nil || time.Since(start) > 3*time.Second {
+		t.Errorf("exec past its deadline: %v after %s", err, time.Since(start))
+	}
+	if err := waitFor(ctxT(t), 5*time.Second, func() bool {
+		return !strings.Contains(mustExec(t, l, "pve2", "ps", "-eo", "args"), "sleep 37")
+	}); err != nil {
+		t.Errorf("sleep 37 still runs on pve2 after its context ended")
 	}
 	var out strings.Builder
 	if code, err := l.Run(ctxT(t), "ctl", Stdio{Stdout: &out, Dir: "/tmp", Env: []string{"PVE_ROOT_PASSWORD=x y"}}, "sh", "-c", `pwd; echo "$PVE_ROOT_PASSWORD"`); err != nil || code != 0 || out.String() != "/tmp\nx y\n" {
