@@ -138,3 +138,11 @@ func (l *Lab) Dir() string {
 	}
 	return s.Dir
 }
+
+// ClusterFile is the path of the lab's cluster.yaml ("" when Up was given no Dir).
+func (l *Lab) ClusterFile() string {
+	if d := l.Dir(); d != "" {
+		return filepath.Join(d, "cluster.yaml")
+	}
+	return ""
+}
