@@ -104,7 +104,7 @@ func execCommand() *cli.Command {
 			sio := lab.Stdio{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Interactive: true}
 			if host == "ctl" {
 				// quorate runs on the controller from the checkout, visible at the same path.
-				if wd, err := os.Getwd(); err == nil && !strings.HasPrefix(wd, "/run") && !strings.HasPrefix(wd, "/root") {
+				if wd, err := os.Getwd(); err == nil && sharedWithController(wd) {
 					sio.Dir = wd
 				}
 			}
@@ -184,4 +184,15 @@ func checkoutRoot() (string, error) {
 			return "", fmt.Errorf("no go.mod above %s: run pvelab in the quorate checkout or give --dir", wd)
 		}
 	}
+}
+
+// sharedWithController tells whether a directory of this machine is the same
+// directory in the controller, which has its own /root, /run, /etc and /var.
+func sharedWithController(dir string) bool {
+	for _, private := range []string{"/root", "/run", "/etc", "/var"} {
+		if dir == private || strings.HasPrefix(dir, private+"/") {
+			return false
+		}
+	}
+	return true
 }
