@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kevinburke/ssh_config"
 )
 
 func TestSplitHostSpec(t *testing.T) {
@@ -117,4 +119,38 @@ Host legacy
 	if _, err := resolve("pve1", Config{SSHConfigFile: "none", Jump: "a,,b", KnownHostsFile: "/kh"}); err == nil {
 		t.Error("empty ProxyJump hop accepted")
 	}
+}
+
+// The host given to Dial comes from the user: no input may panic, and whatever is accepted
+// is a usable endpoint. (The ssh config parser is kevinburke/ssh_config's; it is not fuzzed
+// here: on a syntax error it leaks its lexer goroutine, which stalls long fuzz runs.)
+func FuzzResolveEndpoint(f *testing.F) {
+	configs := []string{
+		"",
+		"Host *\n  Port 2200\n",
+		"Host pve?\n  HostName %h.lab\n  User admin\n  IdentityFile ~/%d/%r@%h:%p%%\n",
+		"Host *.lab !bad.lab\n  HostName 198.51.100.1\n  Port 65535\nHost *\n  User %u\n",
+	}
+	var decoded []*ssh_config.Config
+	for _, c := range configs {
+		cfg, err := ssh_config.DecodeBytes([]byte(c))
+		if err != nil {
+			f.Fatal(err)
+		}
+		decoded = append(decoded, cfg)
+	}
+	f.Add("root@[2001:db8::1]:2222", uint8(0))
+	f.Add("pve1", uint8(2))
+	f.Add("a:b:c", uint8(1))
+	f.Add("@x.lab:22", uint8(3))
+	f.Fuzz(func(t *testing.T, spec string, which uint8) {
+		sc := &sshConfig{cfg: decoded[int(which)%len(decoded)], home: "/home/u"}
+		ep, err := resolveEndpoint(sc, spec, "", "root", 0, "/home/u")
+		if err != nil {
+			return
+		}
+		if ep.name == "" || ep.hostname == "" || ep.user == "" || ep.port <= 0 || ep.port > 65535 {
+			t.Fatalf("resolveEndpoint(%q) accepted an unusable endpoint %+v", spec, ep)
+		}
+	})
 }
