@@ -106,23 +106,3 @@ func (e *Env) pvecmDelNode(ctx context.Context, args []string) int {
 	}
 	return 0
 }
-
-// pvecmQdevice is `pvecm qdevice setup|remove` (§3.6). Not implemented in the stand-in
-// beyond its precondition checks.
-func (e *Env) pvecmQdevice(ctx context.Context, args []string) int {
-	if len(args) == 0 || (args[0] != "setup" && args[0] != "remove") {
-		e.errf("ERROR: incomplete command 'pvecm qdevice'\nUSAGE: pvecm qdevice <cmd> ...\n")
-		return exitDie
-	}
-	if err := e.checkConfExists(); err != nil {
-		return e.die(exitDieENOENT, err)
-	}
-	raw, _ := os.ReadFile(e.Path(clusterConfPath))
-	conf, _ := ParseCorosyncConf(string(raw))
-	configured := conf != nil && conf.Section("quorum").Section("device") != nil
-	if args[0] == "remove" && !configured {
-		return e.die(exitDie, errors.New("No QDevice configured!"))
-	}
-	e.errf("pvesim: pvecm qdevice %s is not implemented by the lab's PVE stand-in\n", args[0])
-	return exitDie
-}
