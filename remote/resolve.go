@@ -116,80 +116,102 @@ func resolve(host string, cfg Config) (*route, error) {
 	}
 	target.identityFiles = identityFiles(cfg, target, home)
 	r := &route{target: target}
-
 	alias := target.name
 	if pc := sc.get(alias, "ProxyCommand"); pc != "" && !strings.EqualFold(pc, "none") {
 		return nil, fmt.Errorf("%s: ssh config sets ProxyCommand, which quorate does not support; use ProxyJump", host)
 	}
-	jump := cfg.Jump
-	if jump == "" {
-		jump = sc.get(alias, "ProxyJump")
+	if r.jumps, err = resolveJumps(sc, firstNonEmpty(cfg.Jump, sc.get(alias, "ProxyJump")), cfg, home); err != nil {
+		return nil, fmt.Errorf("%s: ProxyJump: %w", host, err)
 	}
-	if jump != "" && !strings.EqualFold(jump, "none") {
-		localUser := defaultUser
-		if u, err := user.Current(); err == nil {
-			localUser = u.Username
-		}
-		for _, hop := range strings.Split(jump, ",") {
-			hop = strings.TrimSpace(hop)
-			if hop == "" {
-				return nil, fmt.Errorf("%s: empty hop in ProxyJump %q", host, jump)
-			}
-			// OpenSSH logs in to a hop as the local user unless told otherwise.
-			ep, err := resolveEndpoint(sc, hop, "", localUser, 0, home)
-			if err != nil {
-				return nil, fmt.Errorf("%s: ProxyJump: %w", host, err)
-			}
-			ep.identityFiles = identityFiles(cfg, ep, home)
-			r.jumps = append(r.jumps, ep)
-		}
-	}
-
-	switch {
-	case cfg.KnownHostsFile != "":
-		r.knownHosts = []string{expandTilde(cfg.KnownHostsFile, home)}
-	case sc.get(alias, "UserKnownHostsFile") != "":
-		for _, f := range strings.Fields(sc.get(alias, "UserKnownHostsFile")) {
-			r.knownHosts = append(r.knownHosts, expandTokens(f, target, home))
-		}
-	case home != "":
-		r.knownHosts = []string{filepath.Join(home, ".ssh", "known_hosts")}
-	default:
+	if r.knownHosts = knownHostsFiles(sc, cfg, target, home); len(r.knownHosts) == 0 {
 		return nil, fmt.Errorf("%s: no known_hosts file: set one (no home directory)", host)
 	}
-
-	r.agentSocket = cfg.AgentSocket
-	if r.agentSocket == "" {
-		r.agentSocket = sc.get(alias, "IdentityAgent")
-		if r.agentSocket == "SSH_AUTH_SOCK" || r.agentSocket == "" {
-			r.agentSocket = os.Getenv("SSH_AUTH_SOCK")
-		} else if strings.HasPrefix(r.agentSocket, "$") {
-			r.agentSocket = os.Getenv(r.agentSocket[1:])
-		} else {
-			r.agentSocket = expandTokens(r.agentSocket, target, home)
-		}
+	r.agentSocket = agentSocket(sc, cfg, target, home)
+	if r.connectTimeout, err = seconds(sc, alias, "ConnectTimeout"); err != nil {
+		return nil, fmt.Errorf("%s: %w", host, err)
 	}
-	if r.agentSocket == "none" {
-		r.agentSocket = ""
+	if r.keepAlive, err = seconds(sc, alias, "ServerAliveInterval"); err != nil {
+		return nil, fmt.Errorf("%s: %w", host, err)
 	}
-	if v := sc.get(alias, "ConnectTimeout"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			return nil, fmt.Errorf("%s: ssh config: bad ConnectTimeout %q", host, v)
-		}
-		r.connectTimeout = time.Duration(n) * time.Second
-	}
-	if v := sc.get(alias, "ServerAliveInterval"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			return nil, fmt.Errorf("%s: ssh config: bad ServerAliveInterval %q", host, v)
-		}
-		r.keepAlive = time.Duration(n) * time.Second
-		if n == 0 {
-			r.keepAlive = -1
-		}
+	if sc.get(alias, "ServerAliveInterval") == "0" {
+		r.keepAlive = -1 // disabled, as in OpenSSH
 	}
 	return r, nil
+}
+
+// resolveJumps resolves a ProxyJump list; each hop gets the ssh config of its own alias.
+func resolveJumps(sc *sshConfig, jump string, cfg Config, home string) ([]endpoint, error) {
+	if jump == "" || strings.EqualFold(jump, "none") {
+		return nil, nil
+	}
+	// OpenSSH logs in to a hop as the local user unless told otherwise.
+	localUser := defaultUser
+	if u, err := user.Current(); err == nil {
+		localUser = u.Username
+	}
+	var hops []endpoint
+	for _, hop := range strings.Split(jump, ",") {
+		hop = strings.TrimSpace(hop)
+		if hop == "" {
+			return nil, fmt.Errorf("empty hop in %q", jump)
+		}
+		ep, err := resolveEndpoint(sc, hop, "", localUser, 0, home)
+		if err != nil {
+			return nil, err
+		}
+		ep.identityFiles = identityFiles(cfg, ep, home)
+		hops = append(hops, ep)
+	}
+	return hops, nil
+}
+
+func knownHostsFiles(sc *sshConfig, cfg Config, target endpoint, home string) []string {
+	switch {
+	case cfg.KnownHostsFile != "":
+		return []string{expandTilde(cfg.KnownHostsFile, home)}
+	case sc.get(target.name, "UserKnownHostsFile") != "":
+		var files []string
+		for _, f := range strings.Fields(sc.get(target.name, "UserKnownHostsFile")) {
+			files = append(files, expandTokens(f, target, home))
+		}
+		return files
+	case home != "":
+		return []string{filepath.Join(home, ".ssh", "known_hosts")}
+	}
+	return nil
+}
+
+// agentSocket is Config's, else the ssh config's IdentityAgent, else $SSH_AUTH_SOCK; "" for
+// no agent.
+func agentSocket(sc *sshConfig, cfg Config, target endpoint, home string) string {
+	socket := cfg.AgentSocket
+	if socket == "" {
+		switch ia := sc.get(target.name, "IdentityAgent"); {
+		case ia == "" || ia == "SSH_AUTH_SOCK":
+			socket = os.Getenv("SSH_AUTH_SOCK")
+		case strings.HasPrefix(ia, "$"):
+			socket = os.Getenv(ia[1:])
+		default:
+			socket = expandTokens(ia, target, home)
+		}
+	}
+	if socket == "none" {
+		return ""
+	}
+	return socket
+}
+
+// seconds reads an ssh config option counted in seconds; zero when unset.
+func seconds(sc *sshConfig, alias, key string) (time.Duration, error) {
+	v := sc.get(alias, key)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("ssh config: bad %s %q", key, v)
+	}
+	return time.Duration(n) * time.Second, nil
 }
 
 // resolveEndpoint applies "[user@]host[:port]", the caller's defaults and the ssh config.
@@ -206,6 +228,8 @@ func resolveEndpoint(sc *sshConfig, spec, defUser, lastUser string, defPort int,
 	switch {
 	case specPort != 0:
 		ep.port = specPort
+	case defPort < 0 || defPort > 65535:
+		return endpoint{}, fmt.Errorf("%s: bad port %d", alias, defPort)
 	case defPort != 0:
 		ep.port = defPort
 	default:

@@ -113,6 +113,9 @@ Host legacy
 		t.Errorf("user@host:port = %+v, %v", r, err)
 	}
 
+	if _, err := resolve("pve1", Config{SSHConfigFile: "none", Port: 70000, KnownHostsFile: "/kh"}); err == nil {
+		t.Error("Config.Port 70000 accepted")
+	}
 	if _, err := resolve("legacy", base); err == nil || !strings.Contains(err.Error(), "ProxyCommand") {
 		t.Errorf("ProxyCommand: %v, want a clear refusal", err)
 	}

@@ -90,17 +90,23 @@ func (c *Client) run(ctx context.Context, cmd Command, redacted string) (Result,
 		return fail("deadline reached, remote command "+how, deadlineCause(timeoutCtx, timeoutCtx.Err()))
 	}
 
+	return c.outcome(cmd, redacted, stdout.Bytes(), stderr.Bytes(), marker, waitErr)
+}
+
+// outcome turns what a finished session left into Run's result and error.
+func (c *Client) outcome(cmd Command, redacted string, stdout, stderr []byte, marker string, waitErr error) (Result, error) {
+	var res Result
 	var startedOut, startedErr bool
-	res.Stdout, startedOut = stripMarker(stdout.Bytes(), marker)
-	res.Stderr, startedErr = stripMarker(stderr.Bytes(), marker)
+	res.Stdout, startedOut = stripMarker(stdout, marker)
+	res.Stderr, startedErr = stripMarker(stderr, marker)
 	var exitErr *ssh.ExitError
 	switch {
 	case waitErr == nil:
-		res.ExitCode = 0
 	case errors.As(waitErr, &exitErr):
 		res.ExitCode = exitErr.ExitStatus()
 	default:
-		return fail("waiting for its end", waitErr)
+		res.ExitCode = -1
+		return res, fmt.Errorf("%s: %q: waiting for its end: %w", c.host, redacted, redactErr(waitErr, cmd.Secrets))
 	}
 	if !startedOut || !startedErr {
 		// The login shell gave up before running anything (nologin, a broken .bashrc).
