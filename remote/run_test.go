@@ -292,3 +292,40 @@ func TestDeadConnectionIsDetected(t *testing.T) {
 		t.Errorf("lost connection not logged:\n%s", f.log.String())
 	}
 }
+
+// The login shell is whatever the account has: bash reading a chatty startup file, or a
+// nologin that refuses to run anything.
+func TestRunUnderLoginShells(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	rc := filepath.Join(dir, "bashrc")
+	nologin := filepath.Join(dir, "nologin")
+	for file, body := range map[string]string{
+		rc:      "echo 'Last login: never'; echo 'rc warning' >&2\n",
+		nologin: "#!/bin/sh\necho 'This account is currently not available.'\nexit 1\n",
+	} {
+		if err := os.WriteFile(file, []byte(body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Run("bash with a noisy startup file", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t, remotetest.Options{Shell: "bash", Env: []string{"BASH_ENV=" + rc}})
+		c := f.dial(t)
+		res, err := c.Run(context.Background(), remote.Command{Line: "echo \"$0\"; echo err >&2"})
+		if err != nil || string(res.Stdout) != "sh\n" || string(res.Stderr) != "err\n" {
+			t.Errorf("Run = stdout %q stderr %q %v, want only the command's output, run by sh", res.Stdout, res.Stderr, err)
+		}
+	})
+	t.Run("nologin", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t, remotetest.Options{Shell: nologin})
+		c := f.dial(t)
+		_, err := c.Run(context.Background(), remote.Command{Line: "true"})
+		var exitErr *remote.ExitError
+		if err == nil || errors.As(err, &exitErr) || !strings.Contains(err.Error(), "did not run the command") ||
+			!strings.Contains(err.Error(), "not available") {
+			t.Errorf("Run under nologin = %v, want an error saying the command never ran, with the shell's words", err)
+		}
+	})
+}

@@ -47,8 +47,12 @@ type Options struct {
 	// StartupNoise is written to stdout and stderr of every exec session before the command
 	// runs, as a chatty root .bashrc would.
 	StartupNoise string
-	Env          []string // added to the environment of executed commands
-	Dir          string   // working directory of commands and SFTP; default the test's cwd
+	// Shell is the login shell that runs each exec request as "Shell -c request", as sshd
+	// does; default "sh". Point it at bash with BASH_ENV set in Env for a real .bashrc, or
+	// at a script that prints a refusal and exits 1 for a nologin account.
+	Shell string
+	Env   []string // added to the environment of executed commands
+	Dir   string   // working directory of commands and SFTP; default the test's cwd
 	// StallHandshake accepts TCP connections and never speaks SSH (a hung sshd).
 	StallHandshake bool
 }

@@ -99,7 +99,11 @@ func (sess *session) exec(command string) {
 		io.WriteString(sess.ch, noise)
 		io.WriteString(sess.ch.Stderr(), noise)
 	}
-	cmd := exec.Command("sh", "-c", command)
+	shell := sess.s.opts.Shell
+	if shell == "" {
+		shell = "sh"
+	}
+	cmd := exec.Command(shell, "-c", command)
 	cmd.Env = append(append(os.Environ(), sess.s.opts.Env...), sess.env...)
 	cmd.Dir = sess.s.opts.Dir
 	cmd.Stdout = sess.ch
