@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -68,8 +69,13 @@ var (
 	ErrHostKeyChanged = errors.New("host key changed")
 )
 
-// Redact replaces every non-empty secret in s by "***".
+// Redact replaces every non-empty secret in s by "***". Longer secrets go first, so that a
+// secret that contains another is not left half visible.
 func Redact(s string, secrets []string) string {
+	if len(secrets) > 1 {
+		secrets = slices.Clone(secrets)
+		slices.SortFunc(secrets, func(a, b string) int { return len(b) - len(a) })
+	}
 	for _, sec := range secrets {
 		if sec != "" {
 			s = strings.ReplaceAll(s, sec, "***")
