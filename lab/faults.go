@@ -146,7 +146,7 @@ func (l *Lab) applyFault(ctx context.Context, s *state, m *machineState, kind st
 	case "wifi":
 		return l.wifiOn(ctx, s, m)
 	case "crash":
-		return m.Init.kill(ctx)
+		return crash(ctx, m)
 	case "restart":
 		return l.restart(ctx, s, m)
 	case "reinstall":

@@ -39,7 +39,7 @@ func rateFault(ctx context.Context, m *machineState, kbit int) error {
 // clearNetwork removes the lab's nft tables and tbf qdiscs from the host's network
 // namespace in one call (it works on a crashed host: the namespace stays).
 func clearNetwork(ctx context.Context, m *machineState) error {
-	script := `nft list tables | awk '$3 ~ /^qlab_/ { print "delete table", $2, $3 }' > /tmp/.qlab-nft || exit 1
+	script := `nft list tables | awk '$3 ~ /^qlab_/ && $3 != "qlab_power_off" { print "delete table", $2, $3 }' > /tmp/.qlab-nft || exit 1
 [ -s /tmp/.qlab-nft ] && { nft -f /tmp/.qlab-nft || exit 1; }
 for i in "$@"; do
   if tc qdisc show dev "$i" root | grep -q tbf; then tc qdisc del dev "$i" root || exit 1; fi

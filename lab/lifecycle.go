@@ -23,6 +23,9 @@ func (l *Lab) restart(ctx context.Context, s *state, m *machineState) error {
 	if err := m.Init.kill(ctx); err != nil {
 		return err
 	}
+	if err := powerOn(ctx, m); err != nil {
+		return err
+	}
 	pub, key, err := s.controllerKey()
 	if err != nil {
 		return err
@@ -49,6 +52,9 @@ func (l *Lab) restart(ctx context.Context, s *state, m *machineState) error {
 // keys on purpose (quorate must see a changed host key); Trust refreshes them.
 func (l *Lab) reinstall(ctx context.Context, s *state, m *machineState) error {
 	if err := m.Init.kill(ctx); err != nil {
+		return err
+	}
+	if err := powerOn(ctx, m); err != nil {
 		return err
 	}
 	if err := errors.Join(clearNetwork(ctx, m), l.stopRelay(ctx, s, m)); err != nil {
