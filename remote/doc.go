@@ -20,10 +20,11 @@
 // supplies HostName, User, Port, IdentityFile, ProxyJump, UserKnownHostsFile and
 // IdentityAgent where Config leaves a field empty; ProxyCommand is refused.
 //
-// Authentication tries, in one publickey round, the agent's keys (Config.AgentSocket,
-// default $SSH_AUTH_SOCK) and then the identity files, and then, if Config.Password is set,
-// password and keyboard-interactive. An encrypted identity file is decrypted (asking
-// Config.Passphrase) only when the server would accept its key. Password and Passphrase are
+// Authentication tries, in one publickey round, the identity files (through the agent when
+// it holds the same key) and then the agent's other keys (Config.AgentSocket, default
+// $SSH_AUTH_SOCK), so that a crowded agent does not exhaust the server's MaxAuthTries; then,
+// if Config.Password is set, password and keyboard-interactive. An encrypted identity file
+// is decrypted (asking Config.Passphrase) only when the server would accept its key. Password and Passphrase are
 // called at most once per Dial; callers dialing many hosts should cache the answer. The
 // handshake's DialTimeout does not run while they are prompting. The password is never
 // offered to jump hosts.
