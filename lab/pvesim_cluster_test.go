@@ -13,6 +13,7 @@ const notInCluster = "Error: Corosync config '/etc/pve/corosync.conf' does not e
 // TestPvesimCluster builds a 3-node cluster by running pvecm by hand over ssh, as in
 // pve-behaviour.md, and checks the transcripts, real corosync quorum and its loss.
 func TestPvesimCluster(t *testing.T) {
+	t.Parallel()
 	l := pvesimLab(t, 3)
 	pw := password(t, l)
 
@@ -181,6 +182,7 @@ var nodesHeader = regexp.MustCompile(`^\nMembership information\n`)
 
 // TestPvesimJoinBlockedAPI: an 8006 drop on the member fails a join with LWP's text.
 func TestPvesimJoinBlockedAPI(t *testing.T) {
+	t.Parallel()
 	l := pvesimLab(t, 2)
 	pw := password(t, l)
 	if r := sshRun(t, l, "pve1", "", "pvecm create demo"); r.Code != 0 {

@@ -21,6 +21,11 @@ import (
 // pvesimLab brings up a lab for a test of the PVE stand-in and downs it afterwards.
 func pvesimLab(t *testing.T, hosts int) *lab.Lab {
 	t.Helper()
+	return pvesimLabWith(t, lab.Options{Hosts: hosts})
+}
+
+func pvesimLabWith(t *testing.T, o lab.Options) *lab.Lab {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("the lab needs root (namespaces, mounts)")
 	}
@@ -33,7 +38,8 @@ func pvesimLab(t *testing.T, hosts int) *lab.Lab {
 	rand.Read(suffix)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	l, err := lab.Up(ctx, lab.Options{Name: "s" + hex.EncodeToString(suffix), Hosts: hosts})
+	o.Name = "s" + hex.EncodeToString(suffix)
+	l, err := lab.Up(ctx, o)
 	if err != nil {
 		t.Fatalf("lab.Up: %v", err)
 	}
