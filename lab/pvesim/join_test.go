@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // member is a sandbox that has created cluster "demo" and serves the join API on a
@@ -27,6 +28,10 @@ func newMember(t *testing.T, shared string) *member {
 	sb := newSandbox(t, shared, "pve1", "198.51.100.11", "9.1.1")
 	if code, _, stderr := sb.run("", "pvecm", "create", "demo"); code != 0 || stderr != "" {
 		t.Fatalf("create: %d %s", code, stderr)
+	}
+	// As on a real cluster, wait until the new cluster is quorate before joining (§1.4).
+	if !pollUntil(context.Background(), 10*time.Second, 20*time.Millisecond, sb.env("").Quorate) {
+		t.Fatal("the new cluster did not become quorate")
 	}
 	nodeDir := filepath.Join(sb.root, "etc/pve/nodes/pve1")
 	cert, err := tls.LoadX509KeyPair(filepath.Join(nodeDir, "pve-ssl.pem"), filepath.Join(nodeDir, "pve-ssl.key"))

@@ -36,6 +36,9 @@ func (e *Env) Pvecm(ctx context.Context, args []string) int {
 		e.errf("ERROR: no command specified\nUSAGE: pvecm <COMMAND> [ARGS] [OPTIONS]\n")
 		return exitDie
 	}
+	if err := e.pvecmPrepare(); err != nil {
+		return e.die(exitDie, err)
+	}
 	cmd, rest := args[0], args[1:]
 	switch cmd {
 	case "create":
@@ -64,6 +67,20 @@ func (e *Env) Pvecm(ctx context.Context, args []string) int {
 	}
 	e.errf("ERROR: unknown command 'pvecm %s'\nUSAGE: pvecm <COMMAND> [ARGS] [OPTIONS]\n", cmd)
 	return exitDie
+}
+
+// pvecmPrepare is the prepare step of /usr/bin/pvecm, run before any subcommand: pmxcfs
+// must be mounted and, outside a cluster, the node name must resolve (in a cluster the
+// address comes from pmxcfs's node list).
+func (e *Env) pvecmPrepare() error {
+	if err := e.checkPmxcfs(); err != nil {
+		return err
+	}
+	if e.ClusterID() != "" {
+		return nil
+	}
+	_, err := e.NodeIP()
+	return err
 }
 
 // die prints a message as Perl's die does outside a worker.

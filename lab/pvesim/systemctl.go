@@ -143,7 +143,7 @@ func (e *Env) Systemctl(ctx context.Context, args []string) int {
 	case "start":
 		for _, u := range orderUnits(units, false) {
 			if err := e.startUnit(ctx, u); err != nil {
-				e.errf("Job for %s.service failed: %v\n", u.name, err)
+				e.jobFailed(u, err)
 				rc = 1
 			}
 		}
@@ -160,7 +160,7 @@ func (e *Env) Systemctl(ctx context.Context, args []string) int {
 				continue
 			}
 			if err := e.startUnit(ctx, u); err != nil {
-				e.errf("Job for %s.service failed: %v\n", u.name, err)
+				e.jobFailed(u, err)
 				rc = 1
 			}
 		}
@@ -168,14 +168,14 @@ func (e *Env) Systemctl(ctx context.Context, args []string) int {
 		for _, u := range orderUnits(units, false) {
 			if u.reload != nil && u.active(e) {
 				if err := u.reload(ctx, e); err != nil {
-					e.errf("Job for %s.service failed: %v\n", u.name, err)
+					e.jobFailed(u, err)
 					rc = 1
 				}
 				continue
 			}
 			u.stop(ctx, e)
 			if err := e.startUnit(ctx, u); err != nil {
-				e.errf("Job for %s.service failed: %v\n", u.name, err)
+				e.jobFailed(u, err)
 				rc = 1
 			}
 		}
@@ -205,6 +205,18 @@ func (e *Env) Systemctl(ctx context.Context, args []string) int {
 		return 1
 	}
 	return rc
+}
+
+// jobFailed prints systemctl's text and keeps the reason in the unit's log, where
+// journalctl would have it.
+func (e *Env) jobFailed(u *unit, err error) {
+	logPath := e.Path(filepath.Join(daemonLogDir, u.name+".log"))
+	os.MkdirAll(filepath.Dir(logPath), 0o755)
+	if f, ferr := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); ferr == nil {
+		fmt.Fprintf(f, "%s: start failed: %v\n", time.Now().Format(time.RFC3339), err)
+		f.Close()
+	}
+	e.errf("Job for %[1]s.service failed because the control process exited with error code.\nSee \"systemctl status %[1]s.service\" and \"journalctl -xeu %[1]s.service\" for details.\n", u.name)
 }
 
 func withServiceSuffix(name string) string {
