@@ -2,7 +2,6 @@ package lab_test
 
 import (
 	"encoding/json"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -178,25 +177,75 @@ func TestPvesimCluster(t *testing.T) {
 	})
 }
 
-var nodesHeader = regexp.MustCompile(`^\nMembership information\n`)
-
-// TestPvesimJoinBlockedAPI: an 8006 drop on the member fails a join with LWP's text.
-func TestPvesimJoinBlockedAPI(t *testing.T) {
+// TestPvesimJoinRefusals: an 8006 drop on the member fails a join with LWP's text, an
+// --use_ssh join fails without key trust, and the Proxmox-level faults trip the pre-join
+// checks.
+func TestPvesimJoinRefusals(t *testing.T) {
 	t.Parallel()
 	l := pvesimLab(t, 2)
 	pw := password(t, l)
 	if r := sshRun(t, l, "pve1", "", "pvecm create demo"); r.Code != 0 {
 		t.Fatalf("create: %d %s", r.Code, r.Stderr)
 	}
-	if err := l.Fault(testCtx(t, 30*time.Second), "pve1", "port-drop", "8006"); err != nil {
-		t.Fatal(err)
-	}
-	r := sshRun(t, l, "pve2", pw+"\nyes\n", "PVESIM_API_TIMEOUT=3 pvecm add 198.51.100.11")
-	if r.Code != 0 || r.Stdout != "Establishing API connection with host '198.51.100.11'\n" || r.Stderr != "500 Can't connect to 198.51.100.11:8006 (Connection timed out)\n" {
-		t.Errorf("exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
-	}
-	r = sshRun(t, l, "pve2", "", "pvecm nodes")
-	if r.Code != 2 || r.Stderr != notInCluster || nodesHeader.MatchString(r.Stdout) {
-		t.Errorf("pve2 after the failed join: exit %d, %q", r.Code, r.Stderr)
-	}
+
+	t.Run("8006 dropped", func(t *testing.T) {
+		if err := l.Fault(testCtx(t, 30*time.Second), "pve1", "port-drop", "8006"); err != nil {
+			t.Fatal(err)
+		}
+		defer l.Clear(testCtx(t, 30*time.Second), "pve1")
+		// LWP gives up after 60 s; PVESIM_API_TIMEOUT shortens the wait, not the text.
+		r := sshRun(t, l, "pve2", pw+"\nyes\n", "PVESIM_API_TIMEOUT=3 pvecm add 198.51.100.11")
+		if r.Code != 0 || r.Stdout != "Establishing API connection with host '198.51.100.11'\n" || r.Stderr != "500 Can't connect to 198.51.100.11:8006 (Connection timed out)\n" {
+			t.Errorf("exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
+		}
+		r = sshRun(t, l, "pve2", "", "pvecm nodes")
+		if r.Code != 2 || r.Stderr != notInCluster {
+			t.Errorf("pve2 after the failed join: exit %d, %q", r.Code, r.Stderr)
+		}
+	})
+
+	t.Run("use_ssh without key trust", func(t *testing.T) {
+		r := sshRun(t, l, "pve2", "", "pvecm add 198.51.100.11 --use_ssh")
+		if r.Code != 0 || r.Stdout != "" || r.Stderr != "unable to copy ssh ID: exit code 1\n" {
+			t.Errorf("exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
+		}
+	})
+
+	t.Run("guests and a half-done join", func(t *testing.T) {
+		for _, kind := range []string{"guests", "half-joined"} {
+			if err := l.Fault(testCtx(t, 30*time.Second), "pve2", kind); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r := sshRun(t, l, "pve2", pw+"\n", "pvecm add 198.51.100.11")
+		want := "detected the following error(s):\n* authentication key '/etc/corosync/authkey' already exists\n* this host already contains virtual guests\n* corosync is already running, is this node already in a cluster?!\n"
+		if r.Code != 0 || r.Stdout != want || r.Stderr != "Check if node may join a cluster failed!\n" {
+			t.Errorf("exit %d\nstdout %q\nstderr %q", r.Code, r.Stdout, r.Stderr)
+		}
+		if r := sshRun(t, l, "pve2", "", "qm list; pct list"); !strings.Contains(r.Stdout, " 100 vm100 ") || !strings.Contains(r.Stdout, "101        stopped") {
+			t.Errorf("guest lists: %q", r.Stdout)
+		}
+		if err := l.Clear(testCtx(t, 30*time.Second), "pve2"); err != nil {
+			t.Fatal(err)
+		}
+		if r := sshRun(t, l, "pve2", "", "qm list; ls /etc/corosync/authkey; corosync-quorumtool -l"); r.Stdout != "" || r.Code == 0 {
+			t.Errorf("clear left something: exit %d %q", r.Code, r.Stdout)
+		}
+	})
+
+	t.Run("a foreign cluster", func(t *testing.T) {
+		if err := l.Fault(testCtx(t, 30*time.Second), "pve2", "foreign-cluster"); err != nil {
+			t.Fatal(err)
+		}
+		r := sshRun(t, l, "pve2", "", "pvecm status")
+		if r.Code != 2 || !strings.Contains(r.Stdout, "Name:             foreign\n") || !strings.Contains(r.Stdout, "Quorate:          No\n") {
+			t.Errorf("status in the foreign cluster: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+		}
+		if err := l.Clear(testCtx(t, 30*time.Second), "pve2"); err != nil {
+			t.Fatal(err)
+		}
+		if r := sshRun(t, l, "pve2", "", "pvecm status"); r.Code != 2 || r.Stderr != notInCluster {
+			t.Errorf("status after clear: exit %d %q", r.Code, r.Stderr)
+		}
+	})
 }

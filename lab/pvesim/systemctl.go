@@ -27,8 +27,12 @@ func knownUnits() map[string]*unit {
 		start: startCorosync, stop: stopCorosync}
 	pveCluster := &unit{name: "pve-cluster", description: "The Proxmox VE cluster filesystem", pidPath: pmxcfsPIDPath,
 		start: func(ctx context.Context, e *Env) error {
-			if code := e.runPmxcfs(ctx, nil); code != 0 {
-				return fmt.Errorf("pmxcfs failed")
+			// pmxcfs's complaint goes to the journal, not to systemctl's caller.
+			var complaint strings.Builder
+			quiet := *e
+			quiet.Stdout, quiet.Stderr = &complaint, &complaint
+			if code := quiet.runPmxcfs(ctx, nil); code != 0 {
+				return fmt.Errorf("pmxcfs: %s", strings.TrimSpace(complaint.String()))
 			}
 			return nil
 		},
