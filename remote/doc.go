@@ -67,11 +67,11 @@
 // command first prints a random marker on stdout and stderr and everything up to it is
 // discarded. Stdin is written and closed (nil stdin: EOF at once). The line runs under a
 // small sh supervisor in the session's process group. On the deadline of ctx or
-// Command.Timeout, Run sends SIGTERM; the supervisor passes it to every process of the
-// command and SIGKILLs them a second later; Run returns within half a second with an error
-// wrapping ErrTimeout (Command.Timeout) or the context's error, and the output so far. (If
-// the session still runs 2s later, SIGKILL goes to the process sshd started and the session
-// is closed. Signals need OpenSSH 7.9 or later on the host; PVE 7 and 8 have it.)
+// Command.Timeout, the supervisor gets SIGTERM, both as an SSH signal request and through a
+// kill command in a second session (OpenSSH ignores signal requests in root sessions); it
+// passes SIGTERM to every process of the command and SIGKILLs them a second later. Run
+// returns within half a second with an error wrapping ErrTimeout (Command.Timeout) or the
+// context's error, and the output so far.
 // A non-zero exit is an *ExitError; Result is filled in every case. Command.Secrets are
 // replaced by "***" in errors and log records (Result itself is not redacted). A connection
 // that stops answering keepalives (Config.KeepAlive) is closed, failing its commands.

@@ -80,9 +80,9 @@ func (c *Client) run(ctx context.Context, cmd Command, redacted string) (Result,
 	case waitErr = <-waited:
 	case <-timeoutCtx.Done():
 		closeInBackground = true // stopRemote closes it; a stuck connection must not hold Run
-		exited := stopRemote(sess, waited)
-		res.Stdout, _ = stripMarker(stdout.Bytes(), marker)
-		res.Stderr, _ = stripMarker(stderr.Bytes(), marker)
+		exited := c.stopRemote(sess, waited, marker, &stdout)
+		res.Stdout, _, _ = stripMarker(stdout.Bytes(), marker)
+		res.Stderr, _, _ = stripMarker(stderr.Bytes(), marker)
 		how := "signalled, still ending"
 		if exited {
 			how = "terminated"
@@ -97,8 +97,8 @@ func (c *Client) run(ctx context.Context, cmd Command, redacted string) (Result,
 func (c *Client) outcome(cmd Command, redacted string, stdout, stderr []byte, marker string, waitErr error) (Result, error) {
 	var res Result
 	var startedOut, startedErr bool
-	res.Stdout, startedOut = stripMarker(stdout, marker)
-	res.Stderr, startedErr = stripMarker(stderr, marker)
+	res.Stdout, _, startedOut = stripMarker(stdout, marker)
+	res.Stderr, _, startedErr = stripMarker(stderr, marker)
 	var exitErr *ssh.ExitError
 	switch {
 	case waitErr == nil:
@@ -121,12 +121,21 @@ func (c *Client) outcome(cmd Command, redacted string, stdout, stderr []byte, ma
 }
 
 // stopRemote stops a timed-out command (see termGrace) and reports whether it ended
-// within termGrace.
-func stopRemote(sess *ssh.Session, waited <-chan error) bool {
+// within termGrace. SIGTERM goes to the supervisor twice over: as an SSH "signal" request,
+// which sshd honours for other users than root, and by a kill command in a session of its
+// own, which works for root too.
+func (c *Client) stopRemote(sess *ssh.Session, waited <-chan error, marker string, stdout *syncBuffer) bool {
 	ended := make(chan struct{})
 	go func() {
 		defer sess.Close()
 		sess.Signal(ssh.SIGTERM)
+		if _, tag, ok := stripMarker(stdout.Bytes(), marker); ok {
+			if pid, ok := supervisorPID(tag); ok {
+				go c.sendKill(killLine(marker, pid))
+			}
+		}
+		// Without a marker yet the supervisor has not started: when it does, its first
+		// write meets the closed session and SIGPIPE ends it before it runs the line.
 		select {
 		case <-waited:
 			close(ended)
@@ -139,6 +148,28 @@ func stopRemote(sess *ssh.Session, waited <-chan error) bool {
 		return true
 	case <-time.After(termGrace):
 		return false
+	}
+}
+
+// sendKill runs line in a session of its own. It does not wait for a MaxSessions slot (the
+// slots may all be taken by commands that are timing out; sshd allows a few more sessions
+// than quorate uses) and gives up after killAfter.
+func (c *Client) sendKill(line string) {
+	sess, err := c.conn.NewSession()
+	if err != nil {
+		c.log.Warn("stopping a timed-out command", "error", err)
+		return
+	}
+	defer sess.Close()
+	done := make(chan error, 1)
+	go func() { done <- sess.Run(line) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			c.log.Debug("stopping a timed-out command: it had already ended", "error", err)
+		}
+	case <-time.After(killAfter):
+		c.log.Warn("stopping a timed-out command: no answer to the kill command")
 	}
 }
 

@@ -1,8 +1,8 @@
 // Package remotetest runs in-process SSH servers on 127.0.0.1 for tests of remote and of the
 // packages above it. A Server executes exec requests with the local "sh -c" (as the test
 // process's own user, on the test machine), serves SFTP, forwards direct-tcpip channels to
-// loopback addresses (so it can be a ProxyJump hop), delivers signals to the session's
-// process like sshd, and counts connections, sessions, commands and signals so tests can
+// loopback addresses (so it can be a ProxyJump hop), treats signal requests like sshd, and
+// counts connections, sessions, commands and signals so tests can
 // assert what the client did. A Proxy in front of a Server can make it go silent.
 //
 // A typical test:
@@ -55,6 +55,10 @@ type Options struct {
 	Dir   string   // working directory of commands and SFTP; default the test's cwd
 	// StallHandshake accepts TCP connections and never speaks SSH (a hung sshd).
 	StallHandshake bool
+	// HonourSignals delivers "signal" requests to the session's process, as OpenSSH does for
+	// users other than root. By default they are only recorded, as OpenSSH does for root
+	// ("session signalling requires privilege separation").
+	HonourSignals bool
 }
 
 // AuthAttempt is one authentication request the server saw.

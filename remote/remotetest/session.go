@@ -187,8 +187,11 @@ func (sess *session) exit(code int, signal string) {
 }
 
 // signal delivers a signal named as in RFC 4254 ("TERM") to the process the session
-// started, and to it alone, as sshd does.
+// started, and to it alone, as sshd does, when the server honours signals.
 func (sess *session) signal(name string) {
+	if !sess.s.opts.HonourSignals {
+		return
+	}
 	sig, ok := signalsByName[name]
 	sess.mu.Lock()
 	defer sess.mu.Unlock()
