@@ -17,7 +17,8 @@ type Command struct {
 	// When nil the command's stdin is closed at once (it reads EOF).
 	Stdin []byte
 	// Timeout bounds the command; zero means the caller's context alone bounds it. On expiry
-	// the remote process is signalled, the session closed and Run returns within a second.
+	// the command's processes are stopped (SIGTERM, SIGKILL a second later) and Run returns
+	// within a second.
 	Timeout time.Duration
 	// Secrets are replaced by "***" wherever the command, its output or its errors are logged
 	// or reported. Anything sent on Stdin that is secret must be listed here.

@@ -17,9 +17,10 @@ type Config struct {
 	// Port to connect to. Precedence: ":port" in the host given to Dial, then Port, then the
 	// ssh config's Port, then 22.
 	Port int
-	// IdentityFiles are private keys tried after the agent's keys, followed by the ssh
-	// config's IdentityFile entries for the host. When neither names any file, the existing
-	// ones of ~/.ssh/id_ed25519, ~/.ssh/id_ecdsa and ~/.ssh/id_rsa are used.
+	// IdentityFiles are private keys, offered first (through the agent when it holds the
+	// same key), followed by the ssh config's IdentityFile entries for the host, then the
+	// agent's other keys. When neither names any file, the existing ones of
+	// ~/.ssh/id_ed25519, ~/.ssh/id_ecdsa and ~/.ssh/id_rsa are used.
 	IdentityFiles []string
 	// KnownHostsFile holds the host keys. Default: the ssh config's UserKnownHostsFile (all
 	// of them are read, the first one is written), else ~/.ssh/known_hosts.
@@ -49,8 +50,9 @@ type Config struct {
 	// OnNewHostKey saw it and did not object, once the connection is authenticated. A
 	// changed key is never accepted.
 	AcceptNewHostKeys bool
-	// OnNewHostKey is shown every unknown host key before it is accepted (host is the
-	// name:port the key is recorded under). Returning an error refuses the key.
+	// OnNewHostKey is shown every unknown host key, jump hosts' too, before it is accepted;
+	// host is what the key is recorded under ("198.51.100.11", or "[198.51.100.11]:2222"
+	// for another port than 22). Returning an error refuses the key.
 	OnNewHostKey func(host string, key ssh.PublicKey) error
 
 	// DialTimeout bounds each attempt, TCP connect plus SSH handshake (not the time the

@@ -27,7 +27,8 @@ const (
 // Run implements Runner. It opens a session on the shared connection, runs cmd.Line with a
 // POSIX sh (LC_ALL=C), writes cmd.Stdin and closes it, and waits for the exit status. On the
 // deadline of ctx or cmd.Timeout the command's processes get SIGTERM, and SIGKILL a second
-// later, and Run returns within termGrace, wrapping ErrTimeout (cmd.Timeout) or ctx.Err().
+// later, and Run returns within half a second, wrapping ErrTimeout (cmd.Timeout) or
+// ctx.Err(), with the output so far.
 func (c *Client) Run(ctx context.Context, cmd Command) (Result, error) {
 	start := time.Now()
 	redacted := Redact(cmd.Line, cmd.Secrets)
