@@ -8,6 +8,7 @@ import (
 
 // ParamError is a PVE::Exception with code 400, printed with the command's usage line.
 type ParamError struct {
+	Prefix  string            // printed before the exception (a Getopt::Long warning)
 	Message string            // "Parameter verification failed." or "too many arguments"
 	Errors  map[string]string // per-parameter messages
 }
@@ -18,6 +19,7 @@ func (p *ParamError) Error() string { return p.Message }
 // each error (a message that ends in a newline leaves a blank line), then the usage line.
 func (p *ParamError) format(usage string) string {
 	var b strings.Builder
+	b.WriteString(p.Prefix)
 	fmt.Fprintf(&b, "400 %s\n", p.Message)
 	keys := make([]string, 0, len(p.Errors))
 	for key := range p.Errors {
@@ -64,7 +66,8 @@ func parseCLI(args []string, spec map[string]optKind, wantPositional int) (*cliA
 		}
 		kind, known := spec[name]
 		if !known {
-			return nil, &ParamError{Message: "Parameter verification failed.", Errors: map[string]string{name: "property is not defined in schema and the schema does not allow additional properties"}}
+			// Getopt::Long warns, then get_options raises.
+			return nil, &ParamError{Prefix: "Unknown option: " + name + "\n", Message: "unable to parse option"}
 		}
 		if !hasValue {
 			if kind == optBool {
