@@ -174,6 +174,14 @@ func TestPvesimCluster(t *testing.T) {
 		if r.Code == 0 || r.Stderr != "cluster not ready - no quorum?\n" {
 			t.Errorf("delnode without quorum: exit %d, stderr %q", r.Code, r.Stderr)
 		}
+		// The documented way out: lower the expected votes, then /etc/pve is writable again.
+		if r := sshRun(t, l, "pve1", "", "pvecm expected 1"); r.Code != 0 || r.Stdout != "" || r.Stderr != "" {
+			t.Errorf("expected 1: exit %d, %q %q", r.Code, r.Stdout, r.Stderr)
+		}
+		eventually(t, 10*time.Second, "/etc/pve writable", func() (bool, string) {
+			r := sshRun(t, l, "pve1", "", "touch /etc/pve/probe")
+			return r.Code == 0, r.Stderr
+		})
 	})
 }
 
