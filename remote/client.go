@@ -25,7 +25,8 @@ type Client struct {
 
 	closeOnce sync.Once
 	closeErr  error
-	done      chan struct{} // closed by Close; stops the keepalive
+	done      chan struct{}  // closed by Close; stops the keepalive
+	stopping  sync.WaitGroup // timed-out commands still being stopped; Close waits for them
 }
 
 func newClient(host string, chain []*ssh.Client, key ssh.PublicKey, cfg Config) *Client {
@@ -50,9 +51,17 @@ func (c *Client) Host() string { return c.host }
 // HostKey is the key the host presented, already verified (or accepted).
 func (c *Client) HostKey() ssh.PublicKey { return c.key }
 
-// Close ends the connection and those to the jump hosts. Commands still running fail.
+// Close ends the connection and those to the jump hosts. Commands still running fail. It
+// first waits (up to a few seconds) until timed-out or cancelled commands were told to stop,
+// so that an interrupted run leaves nothing running on the host.
 func (c *Client) Close() error {
 	c.closeOnce.Do(func() {
+		stopped := make(chan struct{})
+		go func() { c.stopping.Wait(); close(stopped) }()
+		select {
+		case <-stopped:
+		case <-time.After(killAfter + time.Second):
+		}
 		close(c.done)
 		c.closeErr = c.conn.Close()
 		for i := len(c.hops) - 1; i >= 0; i-- {

@@ -127,12 +127,15 @@ func (c *Client) outcome(cmd Command, redacted string, stdout, stderr []byte, ma
 // own, which works for root too.
 func (c *Client) stopRemote(sess *ssh.Session, waited <-chan error, marker string, stdout *syncBuffer) bool {
 	ended := make(chan struct{})
+	c.stopping.Add(1)
 	go func() {
+		defer c.stopping.Done()
 		defer sess.Close()
 		sess.Signal(ssh.SIGTERM)
 		if _, tag, ok := stripMarker(stdout.Bytes(), marker); ok {
 			if pid, ok := supervisorPID(tag); ok {
-				go c.sendKill(killLine(marker, pid))
+				c.stopping.Add(1)
+				go func() { defer c.stopping.Done(); c.sendKill(killLine(marker, pid)) }()
 			}
 		}
 		// Without a marker yet the supervisor has not started: when it does, its first

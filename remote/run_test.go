@@ -338,3 +338,31 @@ func TestRunUnderLoginShells(t *testing.T) {
 		}
 	})
 }
+
+// An interrupted run (context cancelled, then Close, as on Ctrl-C) leaves nothing running.
+func TestCloseAfterCancelStopsRemoteCommands(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, remotetest.Options{})
+	c := f.dial(t)
+	pidFile := filepath.Join(f.dir, "pid")
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() {
+		_, err := c.Run(ctx, remote.Command{Line: "sh -c 'echo $$ > " + pidFile + "; exec sleep 60'"})
+		ran <- err
+	}()
+	var pid int
+	remotetest.Eventually(t, 3*time.Second, "the command wrote its pid", func() bool {
+		b, _ := os.ReadFile(pidFile)
+		pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+		return pid > 0
+	})
+	cancel()
+	if err := <-ran; !errors.Is(err, context.Canceled) {
+		t.Errorf("Run = %v, want it cancelled", err)
+	}
+	c.Close()
+	if !processGone(pid) {
+		t.Errorf("process %d still runs after Close", pid)
+	}
+}
