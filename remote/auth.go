@@ -72,25 +72,26 @@ func (c *credentials) close() {
 	}
 }
 
-// authMethods returns, in order: public keys (agent first, then identity files, decrypted
-// only once the server accepts them) and, when password is set, password and
-// keyboard-interactive answered with the same password.
+// authMethods returns, in order: public keys (see signers) and, when password is set,
+// password and keyboard-interactive answered with the same password.
 func (c *credentials) authMethods(ep endpoint, agentSocket string, passphrase func(string) ([]byte, error),
 	password func() (string, error)) []ssh.AuthMethod {
 	methods := []ssh.AuthMethod{ssh.PublicKeysCallback(func() ([]ssh.Signer, error) {
 		return c.signers(ep, agentSocket, passphrase), nil
 	})}
 	if password != nil {
-		ask := sync.OnceValues(func() (string, error) { return prompt(c, password) })
-		answer := func() (string, error) {
-			c.markUsed("password")
-			pw, err := ask()
+		ask := sync.OnceValues(func() (string, error) {
+			c.offer("password")
+			pw, err := prompt(c, password)
 			if err != nil {
 				c.note("password: %v", err)
 			}
 			return pw, err
+		})
+		answer := func() (string, error) {
+			c.markUsed("password")
+			return ask()
 		}
-		c.offer("password")
 		methods = append(methods,
 			ssh.PasswordCallback(answer),
 			ssh.KeyboardInteractive(func(_, _ string, questions []string, _ []bool) ([]string, error) {
