@@ -116,7 +116,8 @@ func genNodeCert(tree, node, ip string, force bool) error {
 			key, _ = x509.ParsePKCS1PrivateKey(block.Bytes)
 		}
 	}
-	if key == nil || force {
+	// Like gen_pve_ssl_key: an existing key is kept, even when the certificate is forced.
+	if key == nil {
 		if key, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
 			return fmt.Errorf("generate node key: %w", err)
 		}

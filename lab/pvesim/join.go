@@ -230,7 +230,8 @@ func assertClusterVersion(version int) error {
 	return fmt.Errorf("error: incompatible join API version on cluster (%d), local node has %d and supports >= %d. Make sureall cluster nodes are up-to-date.", version, joinAPIVersion, joinAPIVersion-1)
 }
 
-// setupRootSSH is setup_rootsshconfig: an RSA key for root and a ~/.ssh/config.
+// setupRootSSH is setup_rootsshconfig: an RSA key for root and a ~/.ssh/config. PVE makes
+// a 4096-bit key; 2048 bits keep the lab fast on small machines.
 func (e *Env) setupRootSSH(ctx context.Context) error {
 	sshDir := e.Path("/root/.ssh")
 	if err := os.MkdirAll(sshDir, 0o700); err != nil {
@@ -238,7 +239,7 @@ func (e *Env) setupRootSSH(ctx context.Context) error {
 	}
 	if !fileExists(filepath.Join(sshDir, "id_rsa.pub")) {
 		if code, out := e.runQuiet(ctx, "ssh-keygen", "-t", "rsa", "-N", "", "-b", "2048", "-f", filepath.Join(sshDir, "id_rsa")); code != 0 {
-			return fmt.Errorf("command 'ssh-keygen -t rsa -N '' -b 4096 -f /root/.ssh/id_rsa' failed: exit code %d: %s", code, out)
+			return fmt.Errorf("command 'ssh-keygen -t rsa -N '' -b 2048 -f /root/.ssh/id_rsa' failed: exit code %d: %s", code, out)
 		}
 	}
 	config := filepath.Join(sshDir, "config")

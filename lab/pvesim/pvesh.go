@@ -35,7 +35,11 @@ func (e *Env) Pvesh(ctx context.Context, args []string) int {
 	}
 	data, apiErr := e.apiGet(ctx, path)
 	if apiErr != nil {
-		e.errf("%d %s\n", apiErr.Code, strings.TrimSuffix(apiErr.Message, "\n"))
+		if apiErr.Code == 0 {
+			e.errf("%s\n", strings.TrimSuffix(apiErr.Message, "\n"))
+		} else {
+			e.errf("%d %s\n", apiErr.Code, strings.TrimSuffix(apiErr.Message, "\n"))
+		}
 		return exitDie
 	}
 	return e.printFormatted(data, format)
@@ -97,7 +101,7 @@ func (e *Env) apiGet(ctx context.Context, path string) (any, *APIError) {
 	case len(parts) == 3 && parts[0] == "nodes" && (parts[2] == "qemu" || parts[2] == "lxc"):
 		return e.guestList(parts[1], parts[2])
 	}
-	return nil, &APIError{Code: 400, Message: fmt.Sprintf("no such resource '%s'", path)}
+	return nil, &APIError{Message: fmt.Sprintf("No 'get' handler defined for '%s'", path)}
 }
 
 func (e *Env) readClusterConfForAPI() (*ConfSection, *APIError) {
