@@ -132,19 +132,30 @@ func (c *Client) stopRemote(sess *ssh.Session, waited <-chan error, marker strin
 		defer c.stopping.Done()
 		defer sess.Close()
 		sess.Signal(ssh.SIGTERM)
-		if _, tag, ok := stripMarker(stdout.Bytes(), marker); ok {
-			if pid, ok := supervisorPID(tag); ok {
-				c.stopping.Add(1)
-				go func() { defer c.stopping.Done(); c.sendKill(killLine(marker, pid)) }()
+		// The supervisor's pid comes with the marker, which may still be on its way. If it
+		// never comes, the supervisor had not started: when it does, its first write meets
+		// the closed session and SIGPIPE ends it before it runs the line.
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		giveUp := time.After(killAfter)
+		killSent := false
+		for {
+			if _, tag, ok := stripMarker(stdout.Bytes(), marker); ok && !killSent {
+				if pid, ok := supervisorPID(tag); ok {
+					killSent = true
+					c.stopping.Add(1)
+					go func() { defer c.stopping.Done(); c.sendKill(killLine(marker, pid)) }()
+				}
 			}
-		}
-		// Without a marker yet the supervisor has not started: when it does, its first
-		// write meets the closed session and SIGPIPE ends it before it runs the line.
-		select {
-		case <-waited:
-			close(ended)
-		case <-time.After(killAfter):
-			sess.Signal(ssh.SIGKILL)
+			select {
+			case <-waited:
+				close(ended)
+				return
+			case <-giveUp:
+				sess.Signal(ssh.SIGKILL)
+				return
+			case <-tick.C:
+			}
 		}
 	}()
 	select {
