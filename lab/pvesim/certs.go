@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -26,6 +27,19 @@ const (
 	customCertName = "pveproxy-ssl.pem"
 	customKeyName  = "pveproxy-ssl.key"
 )
+
+var nameOIDs = map[string]asn1.ObjectIdentifier{"CN": {2, 5, 4, 3}, "O": {2, 5, 4, 10}, "OU": {2, 5, 4, 11}}
+
+// orderedName encodes a distinguished name in the given order, as openssl -subj does
+// (Go's pkix.Name would reorder it).
+func orderedName(parts [][2]string) []byte {
+	var seq pkix.RDNSequence
+	for _, part := range parts {
+		seq = append(seq, pkix.RelativeDistinguishedNameSET{{Type: nameOIDs[part[0]], Value: part[1]}})
+	}
+	der, _ := asn1.Marshal(seq)
+	return der
+}
 
 func newSerial() (*big.Int, error) {
 	return rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
@@ -52,7 +66,7 @@ func ensureClusterCA(tree string) error {
 	now := time.Now()
 	template := &x509.Certificate{
 		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: "Proxmox Virtual Environment", OrganizationalUnit: []string{fmt.Sprintf("%x", serial.Bytes()[:8])}, Organization: []string{"PVE Cluster Manager CA"}},
+		RawSubject:            orderedName([][2]string{{"CN", "Proxmox Virtual Environment"}, {"OU", fmt.Sprintf("%x", serial.Bytes()[:8])}, {"O", "PVE Cluster Manager CA"}}),
 		NotBefore:             now.Add(-24 * time.Hour),
 		NotAfter:              now.AddDate(10, 0, 0),
 		IsCA:                  true,
@@ -130,7 +144,7 @@ func genNodeCert(tree, node, ip string, force bool) error {
 	fqdn := node + ".lab.test"
 	template := &x509.Certificate{
 		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: fqdn, OrganizationalUnit: []string{"PVE Cluster Node"}, Organization: []string{"Proxmox Virtual Environment"}},
+		RawSubject:   orderedName([][2]string{{"OU", "PVE Cluster Node"}, {"O", "Proxmox Virtual Environment"}, {"CN", fqdn}}),
 		NotBefore:    now.Add(-24 * time.Hour),
 		NotAfter:     now.AddDate(2, 0, 0),
 		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,

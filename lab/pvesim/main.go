@@ -6,7 +6,7 @@ import (
 )
 
 // Names the multi-call binary answers to.
-var commandNames = []string{"pvecm", "pvesh", "pveversion", "pvenode", "qm", "pct", "systemctl", "pmxcfs", "pveproxy"}
+var commandNames = []string{"pvecm", "pvesh", "pveversion", "pvenode", "qm", "pct", "systemctl", "pmxcfs", "pveproxy", "pve-firewall"}
 
 // Main dispatches on the name the binary was called by (argv[0]); `pvesim <name> args...`
 // works too, as do `pvesim boot` and `pvesim fault ...`.
@@ -52,6 +52,8 @@ func (e *Env) Run(ctx context.Context, argv []string) int {
 		return e.Boot(ctx)
 	case "fault":
 		return e.Fault(ctx, args)
+	case "pve-firewall":
+		return e.PveFirewall(args)
 	}
 	e.errf("pvesim: unknown command %q\n", name)
 	return 2

@@ -135,16 +135,21 @@ func (e *Env) checkConfExists() error {
 	return nil
 }
 
-// checkPmxcfs is the common prepare step: pmxcfs must be serving /etc/pve.
+// errPmxcfsDown is what the CLI tools print when pmxcfs is not running: loading the access
+// control list over pmxcfs's IPC fails before any command runs (§1.2).
+var errPmxcfsDown = errors.New("ipcc_send_rec[1] failed: Connection refused\nUnable to load access control list: Connection refused")
+
+// checkPmxcfs is the common start of every CLI tool: pmxcfs must be serving /etc/pve. In the
+// stand-in /etc/pve is mounted exactly while pmxcfs runs.
 func (e *Env) checkPmxcfs() error {
 	if e.Sandboxed() {
 		if _, err := os.Stat(e.Path(pveDir + "/nodes")); err != nil {
-			return errors.New("pve configuration filesystem (pmxcfs) not mounted")
+			return errPmxcfsDown
 		}
 		return nil
 	}
 	if !pveMounted() {
-		return errors.New("pve configuration filesystem (pmxcfs) not mounted")
+		return errPmxcfsDown
 	}
 	return nil
 }

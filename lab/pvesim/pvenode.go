@@ -4,6 +4,8 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"fmt"
+	"net"
 	"path/filepath"
 	"strings"
 )
@@ -48,11 +50,19 @@ func (e *Env) Pvenode(args []string) int {
 }
 
 func certInfo(filename string, cert *x509.Certificate, pemData []byte) map[string]any {
-	var san []string
-	san = append(san, cert.DNSNames...)
+	// openssl's order for PVE's node certificates: loopback IPs, names, then the node IP.
+	var san, nodeIPs []string
 	for _, ip := range cert.IPAddresses {
-		san = append(san, ip.String())
+		switch {
+		case ip.To4() == nil:
+			san = append(san, expandIPv6(ip))
+		case ip.IsLoopback():
+			san = append(san, ip.String())
+		default:
+			nodeIPs = append(nodeIPs, ip.String())
+		}
 	}
+	san = append(append(san, cert.DNSNames...), nodeIPs...)
 	keyType, bits := "unknown", 0
 	if key, ok := cert.PublicKey.(*rsa.PublicKey); ok {
 		keyType, bits = "rsaEncryption", key.N.BitLen()
@@ -74,17 +84,27 @@ func certInfo(filename string, cert *x509.Certificate, pemData []byte) map[strin
 	return info
 }
 
-// opensslName is X509_NAME_oneline's "/CN=.../OU=.../O=..." form, in the order PVE creates.
+var shortNames = map[string]string{"2.5.4.3": "CN", "2.5.4.10": "O", "2.5.4.11": "OU", "2.5.4.6": "C"}
+
+// opensslName is X509_NAME_oneline's "/OU=.../O=.../CN=..." form, in the certificate's order.
 func opensslName(name pkix.Name) string {
 	var b strings.Builder
-	if name.CommonName != "" {
-		b.WriteString("/CN=" + name.CommonName)
-	}
-	for _, ou := range name.OrganizationalUnit {
-		b.WriteString("/OU=" + ou)
-	}
-	for _, o := range name.Organization {
-		b.WriteString("/O=" + o)
+	for _, attr := range name.Names {
+		short := shortNames[attr.Type.String()]
+		if short == "" {
+			short = attr.Type.String()
+		}
+		fmt.Fprintf(&b, "/%s=%v", short, attr.Value)
 	}
 	return b.String()
+}
+
+// expandIPv6 writes an IPv6 address as openssl does in a SAN: eight 4-digit groups.
+func expandIPv6(ip net.IP) string {
+	ip16 := ip.To16()
+	groups := make([]string, 8)
+	for i := range groups {
+		groups[i] = fmt.Sprintf("%02X%02X", ip16[2*i], ip16[2*i+1])
+	}
+	return strings.Join(groups, ":")
 }

@@ -30,8 +30,7 @@ func (e *Env) Pvesh(ctx context.Context, args []string) int {
 		}
 	}
 	if err := e.checkPmxcfs(); err != nil {
-		e.errf("ipcc_send_rec[1] failed: Connection refused\nUnable to load access control list: Connection refused\n")
-		return exitDie
+		return e.die(exitDie, err)
 	}
 	data, apiErr := e.apiGet(ctx, path)
 	if apiErr != nil {

@@ -89,7 +89,13 @@ func TestCertInfoMatchesTheServedCertificate(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &certs); err != nil || len(certs) != 2 {
 		t.Fatalf("cert info: %v %s", err, stdout)
 	}
-	if certs[1]["filename"] != "pve-ssl.pem" || certs[1]["fingerprint"] != m.fp || certs[1]["public-key-type"] != "rsaEncryption" {
+	if certs[1]["filename"] != "pve-ssl.pem" || certs[1]["fingerprint"] != m.fp || certs[1]["public-key-type"] != "rsaEncryption" ||
+		certs[1]["subject"] != "/OU=PVE Cluster Node/O=Proxmox Virtual Environment/CN=pve1.lab.test" ||
+		!strings.HasPrefix(certs[1]["issuer"].(string), "/CN=Proxmox Virtual Environment/OU=") {
 		t.Errorf("pve-ssl.pem entry: %v", certs[1])
+	}
+	san, _ := json.Marshal(certs[1]["san"])
+	if want := `["127.0.0.1","0000:0000:0000:0000:0000:0000:0000:0001","localhost","pve1","pve1.lab.test","198.51.100.11"]`; string(san) != want {
+		t.Errorf("san %s, want %s", san, want)
 	}
 }
