@@ -20,6 +20,9 @@
 // supplies HostName, User, Port, IdentityFile, ProxyJump, UserKnownHostsFile and
 // IdentityAgent where Config leaves a field empty; ProxyCommand is refused.
 //
+// A Pool (NewPool(cfg), Pool.Get(ctx, host), Pool.Close) keeps that one Client per host for
+// code that needs a host's connection in many places; concurrent Gets share one Dial.
+//
 // Authentication tries, in one publickey round, the identity files (through the agent when
 // it holds the same key) and then the agent's other keys (Config.AgentSocket, default
 // $SSH_AUTH_SOCK), so that a crowded agent does not exhaust the server's MaxAuthTries; then,
