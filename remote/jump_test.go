@@ -143,3 +143,32 @@ func TestSSHConfigMissingExplicitFile(t *testing.T) {
 		t.Errorf("Dial with a missing ssh config = %v, want an error naming it", err)
 	}
 }
+
+// quorate init --accept-new-host-keys through a jump host records both keys, each shown first.
+func TestProxyJumpAcceptNewHostKeys(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, remotetest.Options{})
+	hop := remotetest.Start(t, remotetest.Options{AuthorizedKeys: []ssh.PublicKey{f.id.PublicKey()}})
+	f.cfg.KnownHostsFile = filepath.Join(f.dir, "fresh_known_hosts")
+	f.cfg.Jump = hop.Addr()
+	f.cfg.AcceptNewHostKeys = true
+	var shown []string
+	f.cfg.OnNewHostKey = func(host string, key ssh.PublicKey) error {
+		shown = append(shown, host)
+		return nil
+	}
+	c := f.dial(t)
+	c.Close()
+	if len(shown) != 2 {
+		t.Errorf("OnNewHostKey saw %v, want the jump host and the target", shown)
+	}
+	data, err := os.ReadFile(f.cfg.KnownHostsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range []string{hop.KnownHostsLine(), f.srv.KnownHostsLine()} {
+		if !strings.Contains(string(data), line+"\n") {
+			t.Errorf("known_hosts lacks %q:\n%s", line, data)
+		}
+	}
+}
