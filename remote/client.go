@@ -14,14 +14,15 @@ import (
 // Client is one SSH connection to one host, shared by every command of a run. Its methods
 // are safe for concurrent use; each command, upload and download opens its own session.
 type Client struct {
-	host  string
-	conn  *ssh.Client   // the target
-	hops  []*ssh.Client // jump hosts, outermost first
-	key   ssh.PublicKey
-	via   string // jump chain, for the log
-	auth  string // the credential that authenticated
-	log   *slog.Logger
-	slots chan struct{} // one per open session, bounded by Config.MaxSessions
+	host      string
+	conn      *ssh.Client   // the target
+	hops      []*ssh.Client // jump hosts, outermost first
+	key       ssh.PublicKey
+	via       string // jump chain, for the log
+	auth      string // the credential that authenticated
+	log       *slog.Logger
+	slots     chan struct{} // one per open session, bounded by Config.MaxSessions
+	maxOutput int           // per stream, see Config.MaxOutput
 
 	closeOnce sync.Once
 	closeErr  error
@@ -31,13 +32,14 @@ type Client struct {
 
 func newClient(host string, chain []*ssh.Client, key ssh.PublicKey, cfg Config) *Client {
 	c := &Client{
-		host:  host,
-		conn:  chain[len(chain)-1],
-		hops:  chain[:len(chain)-1],
-		key:   key,
-		log:   cfg.logger().With("host", host),
-		slots: make(chan struct{}, cfg.maxSessions()),
-		done:  make(chan struct{}),
+		host:      host,
+		conn:      chain[len(chain)-1],
+		hops:      chain[:len(chain)-1],
+		key:       key,
+		log:       cfg.logger().With("host", host),
+		slots:     make(chan struct{}, cfg.maxSessions()),
+		maxOutput: cfg.maxOutput(),
+		done:      make(chan struct{}),
 	}
 	if every := cfg.keepAlive(); every > 0 {
 		go c.keepAlive(every)

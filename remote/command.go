@@ -62,6 +62,10 @@ func (e *ExitError) Error() string {
 // ErrTimeout is wrapped by Run's error when the command's own Timeout expired.
 var ErrTimeout = errors.New("command timed out")
 
+// ErrOutputTooLarge is wrapped by Run's error when a command that exited 0 wrote more than
+// Config.MaxOutput bytes to stdout or stderr; Result holds the first MaxOutput bytes.
+var ErrOutputTooLarge = errors.New("command output too large")
+
 // Dial failures are classified with these sentinels; test with errors.Is.
 var (
 	ErrUnreachable    = errors.New("host unreachable")

@@ -62,6 +62,9 @@ type Config struct {
 	// MaxSessions bounds the sessions open at once on one connection (OpenSSH's MaxSessions
 	// defaults to 10); further commands wait. Default 8.
 	MaxSessions int
+	// MaxOutput bounds what is kept of a command's stdout and of its stderr; the rest is
+	// discarded (see ErrOutputTooLarge). Default 64 MiB.
+	MaxOutput int
 	// KeepAlive is the interval of keepalive requests that detect a dead connection during
 	// a long run: a request unanswered for one interval closes the connection. Default: the
 	// ssh config's ServerAliveInterval (0 there disables), else 30s; negative disables.
@@ -77,6 +80,7 @@ const (
 	defaultRetries     = 2
 	defaultMaxSessions = 8
 	defaultKeepAlive   = 30 * time.Second
+	defaultMaxOutput   = 64 << 20
 	defaultUser        = "root"
 	defaultPort        = 22
 )
@@ -105,6 +109,13 @@ func (c Config) maxSessions() int {
 		return c.MaxSessions
 	}
 	return defaultMaxSessions
+}
+
+func (c Config) maxOutput() int {
+	if c.MaxOutput > 0 {
+		return c.MaxOutput
+	}
+	return defaultMaxOutput
 }
 
 func (c Config) keepAlive() time.Duration {

@@ -75,7 +75,9 @@
 // passes SIGTERM to every process of the command and SIGKILLs them a second later. Run
 // returns within half a second with an error wrapping ErrTimeout (Command.Timeout) or the
 // context's error, and the output so far.
-// A non-zero exit is an *ExitError; Result is filled in every case. Command.Secrets are
+// A non-zero exit is an *ExitError; Result is filled in every case. Output beyond
+// Config.MaxOutput (64 MiB) per stream is discarded, and a command that otherwise succeeded
+// then returns ErrOutputTooLarge. Command.Secrets are
 // replaced by "***" in errors and log records (Result itself is not redacted). A connection
 // that stops answering keepalives (Config.KeepAlive) is closed, failing its commands.
 //

@@ -66,7 +66,7 @@ func (c *Client) run(ctx context.Context, cmd Command, redacted string) (Result,
 	}()
 
 	marker := newMarker()
-	var stdout, stderr syncBuffer
+	stdout, stderr := syncBuffer{limit: c.maxOutput}, syncBuffer{limit: c.maxOutput}
 	sess.Stdin = bytes.NewReader(cmd.Stdin) // nil Stdin reads as empty: EOF at once
 	sess.Stdout = &stdout
 	sess.Stderr = &stderr
@@ -91,7 +91,12 @@ func (c *Client) run(ctx context.Context, cmd Command, redacted string) (Result,
 		return fail("deadline reached, remote command "+how, deadlineCause(timeoutCtx, timeoutCtx.Err()))
 	}
 
-	return c.outcome(cmd, redacted, stdout.Bytes(), stderr.Bytes(), marker, waitErr)
+	res, err = c.outcome(cmd, redacted, stdout.Bytes(), stderr.Bytes(), marker, waitErr)
+	if dropped := stdout.Dropped() + stderr.Dropped(); err == nil && dropped > 0 {
+		err = fmt.Errorf("%s: %q: output beyond %d bytes per stream discarded (%d bytes): %w",
+			c.host, redacted, c.maxOutput, dropped, ErrOutputTooLarge)
+	}
+	return res, err
 }
 
 // outcome turns what a finished session left into Run's result and error.
@@ -240,20 +245,36 @@ func (c *Client) logCommand(ctx context.Context, cmd Command, redacted string, r
 }
 
 // syncBuffer is written by the session's copying goroutines and read by Run, possibly while
-// a timed-out command is still writing.
+// a timed-out command is still writing. Past limit bytes it keeps counting and discards, so
+// that a runaway command cannot exhaust quorate's memory (nor block on a full pipe).
 type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	limit   int
+	dropped int64
 }
 
 func (b *syncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.buf.Write(p)
+	room := b.limit - b.buf.Len()
+	if room >= len(p) {
+		return b.buf.Write(p)
+	}
+	room = max(room, 0)
+	b.buf.Write(p[:room])
+	b.dropped += int64(len(p) - room)
+	return len(p), nil
 }
 
 func (b *syncBuffer) Bytes() []byte {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return bytes.Clone(b.buf.Bytes())
+}
+
+func (b *syncBuffer) Dropped() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.dropped
 }

@@ -366,3 +366,21 @@ func TestCloseAfterCancelStopsRemoteCommands(t *testing.T) {
 		t.Errorf("process %d still runs after Close", pid)
 	}
 }
+
+// A runaway command cannot exhaust memory: output past MaxOutput is discarded, and said so.
+func TestRunOutputIsBounded(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, remotetest.Options{})
+	f.cfg.MaxOutput = 1000
+	c := f.dial(t)
+	res, err := c.Run(context.Background(), remote.Command{Line: "head -c 100000 /dev/zero; echo small >&2"})
+	if !errors.Is(err, remote.ErrOutputTooLarge) {
+		t.Fatalf("Run = %v, want ErrOutputTooLarge", err)
+	}
+	if len(res.Stdout) > 1000 || len(res.Stdout) < 900 || string(res.Stderr) != "small\n" {
+		t.Errorf("kept %d bytes of stdout and stderr %q, want the first ~1000 and all of stderr", len(res.Stdout), res.Stderr)
+	}
+	if res, err := c.Run(context.Background(), remote.Command{Line: "echo fine"}); err != nil || string(res.Stdout) != "fine\n" {
+		t.Errorf("a small output afterwards = %q, %v", res.Stdout, err)
+	}
+}
