@@ -1,10 +1,13 @@
 package lab_test
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/quorate/quorate/lab"
 )
 
 const notInCluster = "Error: Corosync config '/etc/pve/corosync.conf' does not exist - is this node part of a cluster?\n"
@@ -241,6 +244,30 @@ func TestPvesimJoinRefusals(t *testing.T) {
 		}
 	})
 
+	testForeignCluster(t, l)
+
+	t.Run("with corosync blocked a join waits for quorum for ever", func(t *testing.T) {
+		if err := l.Fault(testCtx(t, 30*time.Second), "pve2", "udp-drop"); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
+		defer cancel()
+		r, err := l.Exec(ctx, "ctl", strings.NewReader(pw+"\nyes\n"), "ssh", "-o", "BatchMode=yes", "root@pve2", "pvecm add 198.51.100.11")
+		if err == nil || !strings.HasSuffix(r.Stdout, "stopping pve-cluster service\n"+backupLine.FindString(r.Stdout)+"\nwaiting for quorum...") {
+			t.Errorf("join under udp-drop: %v, exit %d\n%s\n%s", err, r.Code, r.Stdout, r.Stderr)
+		}
+		// Once corosync can talk, the join that was left running completes.
+		if err := l.Clear(testCtx(t, 30*time.Second), "pve2"); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 40*time.Second, "pve2 in the cluster", func() (bool, string) {
+			r := sshRun(t, l, "pve1", "", "pvecm nodes")
+			return r.Code == 0 && strings.Contains(r.Stdout, " pve2\n"), r.Stdout
+		})
+	})
+}
+
+func testForeignCluster(t *testing.T, l *lab.Lab) {
 	t.Run("a foreign cluster", func(t *testing.T) {
 		if err := l.Fault(testCtx(t, 30*time.Second), "pve2", "foreign-cluster"); err != nil {
 			t.Fatal(err)
