@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"path"
+	"strings"
 	"time"
 
 	"github.com/pkg/sftp"
@@ -21,7 +22,8 @@ import (
 // directory, created exclusively and given mode (permission bits plus setuid/setgid/sticky)
 // before any byte is written, verified by size and SHA-256 read back, then renamed over p
 // (atomically where the server offers posix-rename). On any failure p is untouched and the
-// temporary file removed.
+// temporary file removed. Under /etc/pve, pmxcfs accepts only mode 0640 (0600 under
+// /etc/pve/priv).
 func (c *Client) Upload(ctx context.Context, p string, data []byte, mode uint32) error {
 	start := time.Now()
 	sum := sha256.Sum256(data)
@@ -103,7 +105,10 @@ func upload(sc *sftp.Client, p, tmp string, data []byte, mode os.FileMode, sum [
 	}()
 	// Mode first: a secret must never sit in a world-readable file, even briefly.
 	if err := f.Chmod(mode); err != nil {
-		return fmt.Errorf("chmod %s: %w", tmp, err)
+		if strings.HasPrefix(p, "/etc/pve/") {
+			return fmt.Errorf("chmod %s to %#o: %w (pmxcfs takes 0640 only, 0600 under /etc/pve/priv)", tmp, mode, err)
+		}
+		return fmt.Errorf("chmod %s to %#o: %w", tmp, mode, err)
 	}
 	if _, err := f.ReadFrom(bytes.NewReader(data)); err != nil {
 		return fmt.Errorf("writing %s: %w", tmp, err)
