@@ -37,7 +37,13 @@ func (e *Env) spawnDaemon(ctx context.Context, name, pidPath string, args ...str
 	}
 	defer devNull.Close()
 	os.Remove(e.Path(pidPath))
-	cmd := exec.Command(e.SelfExe, append([]string{name}, args...)...)
+	// Started through its own name (the lab links it next to pvesim), the daemon shows up
+	// as pmxcfs or pveproxy in ps, pidof and killall, as the real one does.
+	exe, argv := e.SelfExe, append([]string{name}, args...)
+	if alias := filepath.Join(filepath.Dir(e.SelfExe), name); fileExists(alias) {
+		exe, argv = alias, args
+	}
+	cmd := exec.Command(exe, argv...)
 	cmd.Env = os.Environ()
 	cmd.Stdin = devNull
 	cmd.Stdout = logFile

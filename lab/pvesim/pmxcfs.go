@@ -226,7 +226,7 @@ func (e *Env) prepareClusterFS(ctx context.Context) error {
 		}
 		return nil
 	}
-	quorate := !clustered || e.corosyncQuorate(ctx)
+	quorate := !clustered || e.localMode() || e.corosyncQuorate(ctx)
 	if err := e.setPVEReadOnly(!quorate); err != nil {
 		return err
 	}

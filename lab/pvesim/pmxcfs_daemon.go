@@ -16,6 +16,14 @@ func (e *Env) runPmxcfs(ctx context.Context, args []string) int {
 	if _, alive := readPID(e.Path(pmxcfsPIDPath)); alive {
 		return 0
 	}
+	// `pmxcfs -l`: local mode, always writable, as the docs' "separate a node" recipe uses.
+	os.Remove(e.Path(localModePath))
+	if len(args) > 0 && (args[0] == "-l" || args[0] == "--local") {
+		if err := writeFileAtomic(e.Path(localModePath), nil, 0o644); err != nil {
+			e.errf("%v\n", err)
+			return 255
+		}
+	}
 	if err := e.prepareClusterFS(ctx); err != nil {
 		e.errf("%v\n", err)
 		return 255
@@ -29,6 +37,10 @@ func (e *Env) runPmxcfs(ctx context.Context, args []string) int {
 	}
 	return 0
 }
+
+const localModePath = "/run/pvesim/pmxcfs-local-mode"
+
+func (e *Env) localMode() bool { return fileExists(e.Path(localModePath)) }
 
 // pmxcfsLoop watches quorum and corosync.conf until SIGTERM.
 func (e *Env) pmxcfsLoop() int {
@@ -44,7 +56,7 @@ func (e *Env) pmxcfsLoop() int {
 	defer ticker.Stop()
 	for {
 		clustered := e.ClusterID() != ""
-		quorate := !clustered || e.corosyncQuorate(ctx)
+		quorate := !clustered || e.localMode() || e.corosyncQuorate(ctx)
 		if ctx.Err() != nil {
 			break
 		}
