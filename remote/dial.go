@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"strings"
 	"sync"
@@ -41,8 +42,15 @@ func Dial(ctx context.Context, host string, cfg Config) (*Client, error) {
 			return c, nil
 		}
 		lastErr = err
-		log.Warn("ssh connect failed", "addr", r.target.addr(), "attempt", attempt+1, "error", err)
-		if !isTransient(err) || ctx.Err() != nil {
+		final := !isTransient(err) || ctx.Err() != nil || attempt == cfg.retries()
+		// The last failure is returned to the caller, who reports it; logging it as a warning
+		// as well would show it twice.
+		level := slog.LevelWarn
+		if final {
+			level = slog.LevelInfo
+		}
+		log.Log(ctx, level, "ssh connect failed", "addr", r.target.addr(), "attempt", attempt+1, "error", err)
+		if final {
 			break
 		}
 	}

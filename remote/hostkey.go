@@ -111,7 +111,9 @@ func newHostKeys(files []string, cfg Config) (*hostKeys, error) {
 func (h *hostKeys) algorithms(addr string) []string {
 	known := h.db.HostKeyAlgorithms(addr)
 	if len(known) == 0 {
-		return nil
+		// Unknown host: ask for the key type an admin is most likely to check on the
+		// console (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub), as OpenSSH does.
+		known = []string{ssh.KeyAlgoED25519, ssh.KeyAlgoECDSA256, ssh.KeyAlgoECDSA384, ssh.KeyAlgoECDSA521}
 	}
 	out := slices.Clone(known)
 	for _, a := range ssh.SupportedAlgorithms().HostKeys {
