@@ -74,3 +74,18 @@ func TestDelnodeAndAddnodeOnTheClusterSide(t *testing.T) {
 		t.Errorf("second delnode: %d %q", code, stderr)
 	}
 }
+
+func TestUpdatecerts(t *testing.T) {
+	m := newMember(t, t.TempDir())
+	before := m.read("/etc/pve/nodes/pve1/pve-ssl.pem")
+	code, stdout, stderr := m.run("", "pvecm", "updatecerts", "--force")
+	if code != 0 || stderr != "" || stdout != "(re)generate node files\ngenerate new node certificate\nmerge authorized SSH keys\n" {
+		t.Errorf("updatecerts --force: %d %q %q", code, stdout, stderr)
+	}
+	if m.read("/etc/pve/nodes/pve1/pve-ssl.pem") == before {
+		t.Error("--force kept the old certificate")
+	}
+	if code, stdout, _ := m.run("", "pvecm", "updatecerts", "--silent"); code != 0 || stdout != "" {
+		t.Errorf("updatecerts --silent: %d %q", code, stdout)
+	}
+}

@@ -3,6 +3,7 @@ package pvesim
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -127,10 +128,21 @@ func (e *Env) pvecmUpdateCerts(ctx context.Context, args []string) int {
 			e.outf("waiting for pmxcfs mount to appear and get quorate...\n")
 		}
 		if !sleepCtx(ctx, 5*time.Second) {
-			return e.die(exitDie, fmt.Errorf("got timeout when trying to ensure cluster certificates and base file hierarchy is set up - no quorum (yet) or hung pmxcfs?"))
+			msg := "got timeout when trying to ensure cluster certificates and base file hierarchy is set up - no quorum (yet) or hung pmxcfs?\n"
+			if silent {
+				e.errf("%s", msg) // a warning: pveproxy's ExecStartPre must not fail
+				return 0
+			}
+			return e.die(exitDie, errors.New(msg))
 		}
 	}
-	if err := e.updateCertsAndSSH(parsed.opts["force"] == "1", parsed.opts["unmerge-known-hosts"] == "1"); err != nil {
+	runner := e
+	if silent {
+		quiet := *e
+		quiet.Stdout = devNullWriter{}
+		runner = &quiet
+	}
+	if err := runner.updateCertsAndSSH(parsed.opts["force"] == "1", parsed.opts["unmerge-known-hosts"] == "1"); err != nil {
 		return e.die(exitDie, err)
 	}
 	return 0
