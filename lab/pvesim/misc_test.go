@@ -89,3 +89,24 @@ func TestUpdatecerts(t *testing.T) {
 		t.Errorf("updatecerts --silent: %d %q", code, stdout)
 	}
 }
+
+func TestSystemctlUnknownUnits(t *testing.T) {
+	sb := newSandbox(t, t.TempDir(), "pve1", "198.51.100.11", "9.1.1")
+	cases := []struct {
+		args           []string
+		code           int
+		stdout, stderr string
+	}{
+		{[]string{"start", "nginx"}, 5, "", "Failed to start nginx.service: Unit nginx.service not found.\n"},
+		{[]string{"restart", "nginx.service"}, 5, "", "Failed to restart nginx.service: Unit nginx.service not found.\n"},
+		{[]string{"status", "nginx"}, 4, "", "Unit nginx.service could not be found.\n"},
+		{[]string{"is-active", "nginx"}, 3, "inactive\n", ""},
+		{[]string{"is-active", "pvedaemon"}, 0, "active\n", ""},
+	}
+	for _, tc := range cases {
+		code, stdout, stderr := sb.run("", append([]string{"systemctl"}, tc.args...)...)
+		if code != tc.code || stdout != tc.stdout || stderr != tc.stderr {
+			t.Errorf("systemctl %v: %d %q %q", tc.args, code, stdout, stderr)
+		}
+	}
+}

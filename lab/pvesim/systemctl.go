@@ -137,8 +137,7 @@ func (e *Env) Systemctl(ctx context.Context, args []string) int {
 	for _, name := range words[1:] {
 		u, ok := known[strings.TrimSuffix(name, ".service")]
 		if !ok {
-			e.errf("Unit %s not found.\n", withServiceSuffix(name))
-			return 5
+			return e.unknownUnit(verb, withServiceSuffix(name), quiet)
 		}
 		units = append(units, u)
 	}
@@ -221,6 +220,31 @@ func (e *Env) jobFailed(u *unit, err error) {
 		f.Close()
 	}
 	e.errf("Job for %[1]s.service failed because the control process exited with error code.\nSee \"systemctl status %[1]s.service\" and \"journalctl -xeu %[1]s.service\" for details.\n", u.name)
+}
+
+// unknownUnit answers as systemd 252 does for a unit it has no file for.
+func (e *Env) unknownUnit(verb, unit string, quiet bool) int {
+	switch verb {
+	case "status":
+		e.errf("Unit %s could not be found.\n", unit)
+		return 4
+	case "is-active":
+		if !quiet {
+			e.outf("inactive\n")
+		}
+		return 3
+	case "is-enabled":
+		e.errf("Failed to get unit file state for %s: No such file or directory\n", unit)
+		return 1
+	case "stop":
+		e.errf("Failed to stop %s: Unit %s not loaded.\n", unit, unit)
+		return 5
+	case "enable", "disable":
+		e.errf("Failed to %s unit: Unit file %s does not exist.\n", verb, unit)
+		return 1
+	}
+	e.errf("Failed to %s %s: Unit %s not found.\n", verb, unit, unit)
+	return 5
 }
 
 func withServiceSuffix(name string) string {
