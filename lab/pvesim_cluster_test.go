@@ -131,9 +131,21 @@ func TestPvesimCluster(t *testing.T) {
 		}
 	})
 
+	t.Run("openssl sees the certificate pvenode reports, renewed by the join", func(t *testing.T) {
+		want := apiFingerprint(t, l, "pve2")
+		r, err := l.Exec(testCtx(t, 30*time.Second), "ctl", nil, "sh", "-c",
+			"openssl s_client -connect 198.51.100.12:8006 </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256")
+		if err != nil || r.Stdout != "sha256 Fingerprint="+want+"\n" {
+			t.Errorf("openssl: %v %q, pvenode says %s", err, r.Stdout, want)
+		}
+		if r := sshRun(t, l, "pve1", "", "pvesh get /cluster/config/join --output-format json"); !strings.Contains(r.Stdout, `"pve_fp":"`+want+`"`) {
+			t.Errorf("join info lacks pve2's fingerprint %s: %s", want, r.Stdout)
+		}
+	})
+
 	t.Run("a forced re-join lists what is wrong with the node", func(t *testing.T) {
 		r := sshRun(t, l, "pve3", pw+"\n", "cd / && pvecm add 198.51.100.11 --force --fingerprint "+fp)
-		if r.Code != 0 || !strings.Contains(r.Stdout, "detected the following error(s):\n* authentication key '/etc/corosync/authkey' already exists\n* cluster config '/etc/pve/corosync.conf' already exists\n* corosync is already running, is this node already in a cluster?!\n\nWARNING : detected error but forced to continue!\n\n") {
+		if r.Code != 0 || !strings.HasSuffix(r.Stdout, "successfully added node 'pve3' to cluster.\n") || !strings.Contains(r.Stdout, "detected the following error(s):\n* authentication key '/etc/corosync/authkey' already exists\n* cluster config '/etc/pve/corosync.conf' already exists\n* corosync is already running, is this node already in a cluster?!\n\nWARNING : detected error but forced to continue!\n\n") {
 			t.Errorf("forced re-join: exit %d\n%s\n%s", r.Code, r.Stdout, r.Stderr)
 		}
 	})
