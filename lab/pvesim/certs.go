@@ -66,7 +66,7 @@ func ensureClusterCA(tree string) error {
 	now := time.Now()
 	template := &x509.Certificate{
 		SerialNumber:          serial,
-		RawSubject:            orderedName([][2]string{{"CN", "Proxmox Virtual Environment"}, {"OU", fmt.Sprintf("%x", serial.Bytes()[:8])}, {"O", "PVE Cluster Manager CA"}}),
+		RawSubject:            orderedName([][2]string{{"CN", "Proxmox Virtual Environment"}, {"OU", fmt.Sprintf("%016x", serial.Uint64())}, {"O", "PVE Cluster Manager CA"}}),
 		NotBefore:             now.Add(-24 * time.Hour),
 		NotAfter:              now.AddDate(10, 0, 0),
 		IsCA:                  true,

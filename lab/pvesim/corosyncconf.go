@@ -119,6 +119,9 @@ func (s *ConfSection) RemoveAll(key string) {
 // Values is a flat map of the scalar keys (the shape PVE's parser gives a node entry).
 func (s *ConfSection) Values() map[string]string {
 	out := map[string]string{}
+	if s == nil {
+		return out
+	}
 	for _, item := range s.Items {
 		if item.Sub == nil {
 			out[item.Key] = item.Value

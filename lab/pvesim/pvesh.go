@@ -97,7 +97,7 @@ func (e *Env) apiGet(ctx context.Context, path string) (any, *APIError) {
 		return e.joinInfo(host)
 	case path == "/cluster/config/apiversion":
 		return joinAPIVersion, nil
-	case len(parts) == 3 && parts[0] == "nodes" && (parts[2] == "qemu" || parts[2] == "lxc"):
+	case len(parts) == 3 && parts[0] == "nodes" && (parts[2] == "qemu" || parts[2] == "lxc") && validNodeName(parts[1]):
 		return e.guestList(parts[1], parts[2])
 	}
 	return nil, &APIError{Message: fmt.Sprintf("No 'get' handler defined for '%s'", path)}
