@@ -198,6 +198,21 @@ func TestPvesimCluster(t *testing.T) {
 			return r.Code == 0, r.Stderr
 		})
 	})
+
+	t.Run("restarted hosts boot back into the cluster", func(t *testing.T) {
+		for _, host := range []string{"pve2", "pve3"} {
+			if err := l.Fault(testCtx(t, 60*time.Second), host, "restart"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		eventually(t, 40*time.Second, "3 members again", func() (bool, string) {
+			r := sshRun(t, l, "pve3", "", "pvecm status")
+			return r.Code == 0 && strings.Contains(r.Stdout, "Nodes:            3\n"), r.Stdout
+		})
+		if r := sshRun(t, l, "pve2", "", "cat /etc/pve/probe && touch /etc/pve/probe2"); r.Code != 0 {
+			t.Errorf("pve2 does not see the cluster's /etc/pve: %q", r.Stderr)
+		}
+	})
 }
 
 // TestPvesimJoinRefusals: an 8006 drop on the member fails a join with LWP's text, an
