@@ -103,10 +103,16 @@ func (e *Env) apiGet(ctx context.Context, path string) (any, *APIError) {
 	return nil, &APIError{Message: fmt.Sprintf("No 'get' handler defined for '%s'", path)}
 }
 
+// errNoJoinInfo is join_info's PVE::Exception::raise: its message has no newline, so the
+// stringified exception names the raising line (pve-cluster 9.1.6).
+func errNoJoinInfo() *APIError {
+	return &APIError{Code: 424, Message: "node is not in a cluster, no join info available! at /usr/share/perl5/PVE/API2/ClusterConfig.pm line 585"}
+}
+
 func (e *Env) readClusterConfForAPI() (*ConfSection, *APIError) {
 	raw, err := os.ReadFile(e.Path(clusterConfPath))
 	if err != nil {
-		return nil, &APIError{Code: 424, Message: "node is not in a cluster, no join info available!"}
+		return nil, errNoJoinInfo()
 	}
 	conf, err := ParseCorosyncConf(string(raw))
 	if err != nil {
@@ -177,7 +183,7 @@ func (e *Env) corosyncMembers(ctx context.Context) map[int]bool {
 func (e *Env) joinInfo(host HostConfig) (any, *APIError) {
 	raw, err := os.ReadFile(e.Path(clusterConfPath))
 	if err != nil {
-		return nil, &APIError{Code: 424, Message: "node is not in a cluster, no join info available!"}
+		return nil, errNoJoinInfo()
 	}
 	conf, perr := ParseCorosyncConf(string(raw))
 	if perr != nil {
