@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/quorate/quorate/lab/pvesim"
 )
 
 // prepareBinaries fills the lab's bin dir (pvesim and its names, bind-mounted at
@@ -48,7 +50,7 @@ func prepareBinaries(ctx context.Context, lab string, o Options) error {
 			return fmt.Errorf("lab %s: helper: %w", lab, err)
 		}
 	}
-	for _, n := range pvesimNames {
+	for _, n := range pvesim.CommandNames() {
 		if err := os.Symlink("pvesim", filepath.Join(bin, n)); err != nil {
 			return fmt.Errorf("lab %s: link %s: %w", lab, n, err)
 		}

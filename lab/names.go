@@ -36,9 +36,6 @@ const (
 	RoleQNetd      = "qnetd"
 )
 
-// The names pvesim answers to; each is a symlink to the pvesim binary in the lab's bin dir.
-var pvesimNames = []string{"pvecm", "pvesh", "pveversion", "pvenode", "qm", "pct", "systemctl", "pmxcfs", "pveproxy"}
-
 var labNameRE = regexp.MustCompile(`^[a-z0-9]{1,8}$`)
 
 // Host is one machine of a lab as tests see it.

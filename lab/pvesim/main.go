@@ -5,8 +5,11 @@ import (
 	"path/filepath"
 )
 
-// Names the multi-call binary answers to.
-var commandNames = []string{"pvecm", "pvesh", "pveversion", "pvenode", "qm", "pct", "systemctl", "pmxcfs", "pveproxy", "pve-firewall"}
+// CommandNames are the names the multi-call binary answers to; the lab links each of them
+// to the binary on every host's PATH.
+func CommandNames() []string {
+	return []string{"pvecm", "pvesh", "pveversion", "pvenode", "qm", "pct", "systemctl", "pmxcfs", "pveproxy", "pve-firewall"}
+}
 
 // Main dispatches on the name the binary was called by (argv[0]); `pvesim <name> args...`
 // works too, as do `pvesim boot` and `pvesim fault ...`.
@@ -24,7 +27,7 @@ func (e *Env) Run(ctx context.Context, argv []string) int {
 	name, args := filepath.Base(argv[0]), argv[1:]
 	if name == "pvesim" {
 		if len(args) == 0 {
-			e.errf("usage: pvesim boot | fault KIND [ARGS] | <command> [ARGS]\n  commands: %v\n", commandNames)
+			e.errf("usage: pvesim boot | fault KIND [ARGS] | <command> [ARGS]\n  commands: %v\n", CommandNames())
 			return 2
 		}
 		name, args = args[0], args[1:]
