@@ -16,6 +16,9 @@ func (e *Env) Boot(ctx context.Context) int {
 			return 1
 		}
 	}
+	if cfg, err := e.Host(); err == nil && cfg.Role == "qnetd" {
+		return 0
+	}
 	if code := e.runPmxcfs(ctx, nil); code != 0 {
 		e.errf("pvesim boot: pve-cluster failed to start\n")
 	}

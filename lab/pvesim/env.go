@@ -107,6 +107,9 @@ type HostConfig struct {
 	RepoID             string `json:"repoid"`
 	Kernel             string `json:"kernel"`
 	RootPasswordSHA256 string `json:"root_password_sha256"`
+	// Role is "host" for a PVE node and "qnetd" for the lab's plain Debian qnetd machine,
+	// which runs none of PVE's services.
+	Role string `json:"role,omitempty"`
 }
 
 const hostConfigPath = "/etc/pvesim/host.json"
