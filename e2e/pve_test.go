@@ -39,6 +39,9 @@ func TestPVEClusterOverSSH(t *testing.T) {
 	if err != nil {
 		t.Fatalf("remote's log: %v", err)
 	}
+	if keep := os.Getenv("QUORATE_E2E_KEEP_LOG"); keep != "" {
+		_ = os.WriteFile(keep, log, 0o600) // for reading after the run
+	}
 	if strings.Contains(string(log), pw) {
 		t.Errorf("the root password appears in remote's log %s", logFile)
 	}

@@ -223,6 +223,8 @@ func checkFreshFacts(t *testing.T, n inventory.Node, f pve.Facts) {
 	want := pve.IfAddr{Prefix: netip.PrefixFrom(ip, 24), Method: pve.MethodStatic}
 	if eth0 == nil || !slices.Contains(eth0.Addrs, want) {
 		t.Errorf("%s: eth0 is %+v, want the static address %v", n.Name, eth0, want.Prefix)
+	} else {
+		t.Logf("%s: eth0 %+v", n.Name, *eth0)
 	}
 	if f.PVEVersion == nil || f.PVEVersion.Version.String() != "9.1.1" || f.PVEVersion.Kernel == "" {
 		t.Errorf("%s: pveversion %+v from %q", n.Name, f.PVEVersion, f.PVEVersionLine)
@@ -323,7 +325,15 @@ func join(t *testing.T, c *cluster, joiner string, o pve.JoinOpts) (pve.JoinResu
 	o.Target = target.Address
 	o.Timeout = 45 * time.Second
 	defer timed(t, "join "+joiner+" "+t.Name()[strings.LastIndex(t.Name(), "/")+1:])()
-	return n.Join(call(t, 50*time.Second), o)
+	jr, err := n.Join(call(t, 50*time.Second), o)
+	if err != nil {
+		t.Logf("join %s: %v", joiner, err)
+		// What the product reports must not carry the password it was given.
+		if f := failureOf(err); strings.Contains(err.Error(), o.Password) || f != nil && strings.Contains(fmt.Sprintf("%+v", *f), o.Password) {
+			t.Errorf("join %s: the password appears in the error", joiner)
+		}
+	}
+	return jr, err
 }
 
 // waitMembers waits until every listed member says quorate with want nodes online.
@@ -340,8 +350,9 @@ func waitMembers(t *testing.T, c *cluster, want int) {
 				return false, fmt.Sprintf("%s: %v %+v", name, err, st)
 			}
 			for _, m := range st.Members {
-				if !m.Online {
-					return false, fmt.Sprintf("%s: %s offline", name, m.Name)
+				_, inv := c.byName(m.Name)
+				if !m.Online || m.Addr != inv.Address || m.Local != (m.Name == name) || m.Votes != 1 {
+					return false, fmt.Sprintf("%s: member %+v", name, m)
 				}
 			}
 			if !st.VotesKnown || st.TotalVotes != want || st.Quorum != want/2+1 {
