@@ -138,21 +138,31 @@ func (e *Env) assertJoinable(ctx context.Context, localIP string, links []Link, 
 	return nil
 }
 
-// joinAPI is Setup::join (§2.2).
-func (e *Env) joinAPI(ctx context.Context, node, password string, params joinParams) error {
+// prepareJoin is what both join flows do before they reach the cluster (§2.2 step 4, §2.4
+// step 1): the joinable checks, then sshd and root's SSH set-up. It returns the node's IP.
+func (e *Env) prepareJoin(ctx context.Context, params joinParams) (string, error) {
 	localIP, err := e.NodeIP()
 	if err != nil {
-		return err
+		return "", err
 	}
 	if err := e.assertJoinable(ctx, localIP, params.links, params.force); err != nil {
-		return err
+		return "", err
 	}
 	e.setupSSHD(ctx)
 	if err := e.setupRootSSH(ctx); err != nil {
-		return err
+		return "", err
 	}
 	e.setupSSHKeys()
 	e.unmergeKnownHosts()
+	return localIP, nil
+}
+
+// joinAPI is Setup::join (§2.2).
+func (e *Env) joinAPI(ctx context.Context, node, password string, params joinParams) error {
+	localIP, err := e.prepareJoin(ctx, params)
+	if err != nil {
+		return err
+	}
 	e.outf("Establishing API connection with host '%s'\n", params.host)
 	client := newAPIClient(e, params.host, params.fingerprint)
 	if err := client.login(ctx, password); err != nil {

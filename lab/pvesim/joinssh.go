@@ -12,19 +12,10 @@ import (
 // joinSSH is the --use_ssh flow of pvecm add (§2.4): everything over root SSH in
 // BatchMode, so it fails without key trust.
 func (e *Env) joinSSH(ctx context.Context, node string, params joinParams) error {
-	localIP, err := e.NodeIP()
+	localIP, err := e.prepareJoin(ctx, params)
 	if err != nil {
 		return err
 	}
-	if err := e.assertJoinable(ctx, localIP, params.links, params.force); err != nil {
-		return err
-	}
-	e.setupSSHD(ctx)
-	if err := e.setupRootSSH(ctx); err != nil {
-		return err
-	}
-	e.setupSSHKeys()
-	e.unmergeKnownHosts()
 	host := params.host
 	if code, _ := e.runQuiet(ctx, "ssh-copy-id", "-i", "/root/.ssh/id_rsa", "root@"+host); code != 0 {
 		return fmt.Errorf("unable to copy ssh ID: exit code %d", code)
