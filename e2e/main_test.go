@@ -25,10 +25,6 @@ const (
 	passwordEnv = "PVE_ROOT_PASSWORD"    // as cluster.yaml's password_env names it
 )
 
-func TestMain(m *testing.M) {
-	os.Exit(m.Run())
-}
-
 // needLab skips when the lab cannot run here.
 func needLab(t *testing.T) {
 	t.Helper()
