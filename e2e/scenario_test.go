@@ -38,6 +38,7 @@ func pveClusterScenario(t *testing.T) {
 	}
 	t.Run("cluster of three", func(t *testing.T) { clusterOfThree(t, c) })
 	t.Run("links", func(t *testing.T) { links(t, c) })
+	t.Run("delnode refusals", func(t *testing.T) { delnodeRefusals(t, c) })
 }
 
 func freshFacts(t *testing.T, c *cluster) {
@@ -388,5 +389,24 @@ func links(t *testing.T, c *cluster) {
 		if connected != 2 {
 			t.Errorf("%s: knet stats %+v: %d peers connected on link0, want 2", n.Host(), stats, connected)
 		}
+	}
+}
+
+// delnodeRefusals asks for the two removals pvecm refuses before touching anything; the
+// cluster must be left as it was.
+func delnodeRefusals(t *testing.T, c *cluster) {
+	pve1, _ := c.byName("pve1")
+	for _, tc := range []struct {
+		node string
+		want pve.FailureKind
+	}{{"pve1", pve.FailDeleteSelf}, {"pve9", pve.FailUnknownNode}} {
+		_, err := pve1.DelNode(call(t, 20*time.Second), tc.node)
+		if f := failureOf(err); f == nil || f.Kind != tc.want {
+			t.Errorf("delnode %s on pve1: %v, want %s", tc.node, err, tc.want)
+		}
+	}
+	nl, err := pve1.Nodelist(call(t, 20*time.Second))
+	if err != nil || len(nl) != 3 {
+		t.Errorf("nodelist after refused delnodes: %+v, %v", nl, err)
 	}
 }
