@@ -108,14 +108,18 @@ func (l *Lab) bringUp(ctx context.Context, s *state, o Options) error {
 		return err
 	}
 	clock.step("network")
+	// Configs read every machine's state; build them all before any spawn writes its own.
+	configs := make([]initConfig, len(s.Machines))
+	for i := range s.Machines {
+		configs[i] = freshConfig(s, &s.Machines[i], string(pub), string(key))
+	}
 	var wg sync.WaitGroup
 	errs := make([]error, len(s.Machines))
 	for i := range s.Machines {
-		m := &s.Machines[i]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = spawnInit(ctx, s, m, freshConfig(s, m, string(pub), string(key)))
+			errs[i] = spawnInit(ctx, s, &s.Machines[i], configs[i])
 		}()
 	}
 	wg.Wait()
