@@ -209,9 +209,12 @@ func TestPvesimCluster(t *testing.T) {
 			r := sshRun(t, l, "pve3", "", "pvecm status")
 			return r.Code == 0 && strings.Contains(r.Stdout, "Nodes:            3\n"), r.Stdout
 		})
-		if r := sshRun(t, l, "pve2", "", "cat /etc/pve/probe && touch /etc/pve/probe2"); r.Code != 0 {
-			t.Errorf("pve2 does not see the cluster's /etc/pve: %q", r.Stderr)
-		}
+		// pmxcfs on pve2 makes /etc/pve writable once it has seen quorum itself, which can
+		// be a poll later than pve3's view.
+		eventually(t, 10*time.Second, "pve2 sees and writes the cluster's /etc/pve", func() (bool, string) {
+			r := sshRun(t, l, "pve2", "", "cat /etc/pve/probe && touch /etc/pve/probe2")
+			return r.Code == 0, r.Stderr
+		})
 	})
 }
 
