@@ -40,12 +40,9 @@ func (l *Lab) Fault(ctx context.Context, host, kind string, args ...string) erro
 			strings.Join(labFaults, ", "), strings.Join(pvesimFaults, ", "))
 	}
 	return l.update(func(s *state) error {
-		m, err := s.machine(host)
+		m, err := s.faultTarget(host)
 		if err != nil {
 			return err
-		}
-		if m.Role == RoleController {
-			return fmt.Errorf("lab %s: faults are for hosts, not the controller", l.name)
 		}
 		if err := l.applyFault(ctx, s, m, kind, args); err != nil {
 			return fmt.Errorf("lab %s: %s: fault %s: %w", l.name, host, kind, err)
@@ -158,12 +155,9 @@ func (l *Lab) applyFault(ctx context.Context, s *state, m *machineState, kind st
 // Clear undoes every fault on the host except reinstall and crash.
 func (l *Lab) Clear(ctx context.Context, host string) error {
 	return l.update(func(s *state) error {
-		m, err := s.machine(host)
+		m, err := s.faultTarget(host)
 		if err != nil {
 			return err
-		}
-		if m.Role == RoleController {
-			return fmt.Errorf("lab %s: faults are for hosts, not the controller", l.name)
 		}
 		active := func(prefix string) bool {
 			return slices.ContainsFunc(m.Faults, func(f string) bool { return strings.HasPrefix(f, prefix) })

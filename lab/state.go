@@ -50,6 +50,18 @@ func (s *state) machine(name string) (*machineState, error) {
 	return nil, fmt.Errorf("lab %s: no host %q", s.Name, name)
 }
 
+// faultTarget is the machine named host, which must not be the controller: faults are for hosts.
+func (s *state) faultTarget(host string) (*machineState, error) {
+	m, err := s.machine(host)
+	if err != nil {
+		return nil, err
+	}
+	if m.Role == RoleController {
+		return nil, fmt.Errorf("lab %s: faults are for hosts, not the controller", s.Name)
+	}
+	return m, nil
+}
+
 func loadState(name string) (*state, error) {
 	b, err := os.ReadFile(statePath(name))
 	if err != nil {
