@@ -114,3 +114,31 @@ func TestUploadCancelledMidwayLeavesNothing(t *testing.T) {
 		t.Errorf("connection unusable after a cancelled upload: %v", err)
 	}
 }
+
+// A file that arrives with the right size but other bytes is caught by the SHA-256 read back:
+// the target keeps its old contents and the temporary file is removed.
+func TestUploadChecksumMismatchIsCaught(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	f := newFixture(t, remotetest.Options{Dir: dir, CorruptUploads: true})
+	c := f.dial(t)
+	target := filepath.Join(dir, "corosync.conf")
+	if err := os.WriteFile(target, []byte("old contents"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := c.Upload(context.Background(), target, []byte("totem {\n  cluster_name: homelab\n}\n"), 0o644)
+	if err == nil {
+		t.Fatal("Upload of a corrupted transfer succeeded")
+	}
+	for _, want := range []string{f.srv.Addr(), target, "SHA-256"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+	if got, _ := os.ReadFile(target); string(got) != "old contents" {
+		t.Errorf("target = %q after a failed upload, want the old contents", got)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("temporary file left behind: %v", entries)
+	}
+}

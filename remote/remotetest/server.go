@@ -59,6 +59,9 @@ type Options struct {
 	// users other than root. By default they are only recorded, as OpenSSH does for root
 	// ("session signalling requires privilege separation").
 	HonourSignals bool
+	// CorruptUploads flips the last byte of every SFTP write before the server stores it, as
+	// a faulty disk or transfer would: the file ends up with the right size and wrong bytes.
+	CorruptUploads bool
 }
 
 // AuthAttempt is one authentication request the server saw.

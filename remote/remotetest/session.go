@@ -1,6 +1,7 @@
 package remotetest
 
 import (
+	"encoding/binary"
 	"errors"
 	"io"
 	"os"
@@ -160,7 +161,15 @@ func (sess *session) sftp() {
 	if sess.s.opts.Dir != "" {
 		opts = append(opts, sftp.WithServerWorkingDirectory(sess.s.opts.Dir))
 	}
-	srv, err := sftp.NewServer(sess.ch, opts...)
+	var rwc io.ReadWriteCloser = sess.ch
+	if sess.s.opts.CorruptUploads {
+		rwc = struct {
+			io.Reader
+			io.Writer
+			io.Closer
+		}{&corruptWrites{r: sess.ch}, sess.ch, sess.ch}
+	}
+	srv, err := sftp.NewServer(rwc, opts...)
 	if err != nil {
 		sess.exit(1, "")
 		return
@@ -223,4 +232,38 @@ func copyAndClose(dst io.Writer, src io.Reader) {
 	if cw, ok := dst.(interface{ CloseWrite() error }); ok {
 		cw.CloseWrite()
 	}
+}
+
+// corruptWrites passes SFTP packets through whole (uint32 length, then the body), flipping the
+// last byte of each SSH_FXP_WRITE packet, which is the last byte of the data it writes.
+type corruptWrites struct {
+	r       io.Reader
+	pending []byte
+}
+
+const sftpWrite = 6 // SSH_FXP_WRITE
+
+func (c *corruptWrites) Read(p []byte) (int, error) {
+	if len(c.pending) == 0 {
+		var length [4]byte
+		if _, err := io.ReadFull(c.r, length[:]); err != nil {
+			return 0, err
+		}
+		n := binary.BigEndian.Uint32(length[:])
+		if n > 1<<20 {
+			return 0, errors.New("remotetest: sftp packet too large")
+		}
+		packet := make([]byte, 4+n)
+		copy(packet, length[:])
+		if _, err := io.ReadFull(c.r, packet[4:]); err != nil {
+			return 0, err
+		}
+		if n > 1 && packet[4] == sftpWrite {
+			packet[len(packet)-1] ^= 0xff
+		}
+		c.pending = packet
+	}
+	n := copy(p, c.pending)
+	c.pending = c.pending[n:]
+	return n, nil
 }
