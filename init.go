@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -83,6 +84,9 @@ func initRequestFrom(c *cli.Context) (initRequest, error) {
 	if len(req.identities) > 0 {
 		req.ssh.IdentityFile = req.identities[0]
 	}
+	// The cluster file is read later from wherever the user is then: a relative path in it
+	// would point elsewhere, so what was relative to this directory is written absolute.
+	req.ssh.IdentityFile, req.ssh.KnownHosts = absoluteUnlessHome(req.ssh.IdentityFile), absoluteUnlessHome(req.ssh.KnownHosts)
 	if !c.Args().Present() {
 		return req, usageErrorf("init needs at least one HOST")
 	}
@@ -339,4 +343,15 @@ func printInitReport(s streams, opts globalOptions, report initReport) error {
 		}
 	}
 	return nil
+}
+
+// absoluteUnlessHome makes a relative path absolute; "" and ~/... are kept as they are.
+func absoluteUnlessHome(p string) string {
+	if p == "" || strings.HasPrefix(p, "~") || filepath.IsAbs(p) {
+		return p
+	}
+	if abs, err := filepath.Abs(p); err == nil {
+		return abs
+	}
+	return p
 }

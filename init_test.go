@@ -229,3 +229,25 @@ func TestInitLogFileFlag(t *testing.T) {
 		t.Errorf("the log does not record the refused connection:\n%s", log)
 	}
 }
+
+// The starter file is read later from another directory: relative --known-hosts and -i paths
+// given to init are written absolute.
+func TestInitWritesAbsoluteSSHPaths(t *testing.T) {
+	srv := fakePVEHost(t, "pve1", "2: vmbr0    inet 198.51.100.11/24 scope global vmbr0\n")
+	e := newInitEnv(t, map[string]*remotetest.Server{"pve-a": srv})
+	remotetest.NewIdentity(t, e.dir, "id_lab", "")
+	t.Chdir(e.dir)
+	out, stderr, code := runQuorate(t, "-c", e.clusterFile, "init", "--ssh-config", e.sshConfig,
+		"--known-hosts", "known_hosts", "-i", "id_lab", "--password-env", "QUORATE_TEST_PW", "--accept-new-host-keys", "pve-a")
+	if code != exitOK {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
+	}
+	inv, err := inventory.Load(e.clusterFile, func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inv.SSH.KnownHosts != e.knownHosts || inv.SSH.IdentityFile != filepath.Join(e.dir, "id_lab") {
+		t.Errorf("ssh section holds known_hosts %q, identity_file %q; want them absolute under %s",
+			inv.SSH.KnownHosts, inv.SSH.IdentityFile, e.dir)
+	}
+}
