@@ -197,6 +197,9 @@ func checkLoss(t *testing.T, l *Lab) {
 		t.Errorf("loss 50: %d/100 arrived", n)
 	}
 	mustClear(t, l, "pve3")
+	if n := udpProbe(t, l, "ctl", "pve3", 5413); n < 90 {
+		t.Errorf("after clearing loss 50: %d/100 arrived", n)
+	}
 }
 
 func checkPortDrop(t *testing.T, l *Lab) {
@@ -232,6 +235,11 @@ func checkRate(t *testing.T, l *Lab) {
 	mustClear(t, l, "pve2")
 	if slow < 1500*time.Millisecond {
 		t.Errorf("200 kB at 800 kbit/s took %s", slow)
+	}
+	start = time.Now()
+	mustSSH(t, l, "pve2", "head -c 200000 /dev/zero")
+	if fast := time.Since(start); fast > slow-time.Second {
+		t.Errorf("200 kB after clearing rate 800 took %s (%s with it)", fast, slow)
 	}
 }
 
