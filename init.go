@@ -171,10 +171,12 @@ func runInitLogged(ctx context.Context, s streams, opts globalOptions, req initR
 		fmt.Fprintf(s.stderr, "%s: new host key %s %s; recording it in known_hosts once logged in\n",
 			host, key.Type(), remote.Fingerprint(key))
 	})
+	report := initReport{Hosts: results, File: opts.configPath, Problems: inventory.Problems{}}
 	if err := ctx.Err(); err != nil {
+		// Say which hosts answered and which were still pending when the run was cut short.
+		printInitReport(s, opts, report)
 		return context.Cause(ctx)
 	}
-	report := initReport{Hosts: results, File: opts.configPath, Problems: inventory.Problems{}}
 	var failed []error
 	for _, r := range results {
 		if r.err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -39,9 +40,15 @@ func TestRunTimeout(t *testing.T) {
 	srv := remotetest.Start(t, remotetest.Options{StallHandshake: true})
 	e := newInitEnv(t, map[string]*remotetest.Server{"stuck": srv})
 	start := time.Now()
-	_, stderr, code := runQuorate(t, append([]string{"--timeout", "300ms"}, e.args("stuck")...)...)
+	out, stderr, code := runQuorate(t, append([]string{"--timeout", "300ms"}, e.args("stuck")...)...)
 	if code != exitFailed || !strings.Contains(stderr, "exceeded --timeout") {
 		t.Errorf("exit %d, stderr:\n%s", code, stderr)
+	}
+	if !strings.Contains(out, "FAILED stuck: ") {
+		t.Errorf("stdout does not name the host that did not answer in time:\n%s", out)
+	}
+	if _, err := os.Stat(e.clusterFile); !os.IsNotExist(err) {
+		t.Errorf("cluster file written by a run that timed out (stat: %v)", err)
 	}
 	if took := time.Since(start); took > 3*time.Second {
 		t.Errorf("took %s with --timeout 300ms", took)
