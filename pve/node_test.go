@@ -61,12 +61,44 @@ func TestStatusPrefersPveshAndAddsVotes(t *testing.T) {
 }
 
 func TestStatusStandaloneFromPvesh(t *testing.T) {
-	fake := newFake(map[string]fakeResponse{pveshStatus: {stdout: readGolden(t, "pvesh-status-standalone.json").Stdout}})
+	fake := newFake(map[string]fakeResponse{
+		pveshStatus: {stdout: readGolden(t, "pvesh-status-standalone.json").Stdout},
+		pvecmStatus: {stderr: readGolden(t, "pvecm-status-no-cluster.txt").Stderr, code: 2},
+	})
 	st, err := NewNode(fake).Status(context.Background())
-	if err != nil || st.State != NotInCluster {
+	if err != nil || st.State != NotInCluster || st.Source != SourcePvesh || len(st.Members) != 1 {
 		t.Fatalf("%+v %v", st, err)
 	}
-	equalLines(t, fake.lines(), []string{pveshStatus}) // no pvecm call for a standalone node
+	equalLines(t, fake.lines(), []string{pveshStatus, pvecmStatus})
+}
+
+// pmxcfs knows the cluster only through corosync: with corosync down, a member's pvesh shows
+// the same fake nodeid 0 entry as a standalone node. That must not read as "not in a cluster".
+func TestStatusStandaloneShapeOnAMemberWithCorosyncDown(t *testing.T) {
+	header := strings.SplitN(readGolden(t, "pvecm-status-quorate.txt").Stdout, "\n\n", 2)[0] + "\n\n"
+	tests := []struct {
+		name  string
+		pvecm fakeResponse
+		state State
+		errIs error
+	}{
+		{"corosync down", fakeResponse{stdout: header, stderr: "Cannot initialize CMAP service\n", code: 1}, StateUnknown, ErrCorosyncDown},
+		{"corosync answers", fakeResponse{stdout: readGolden(t, "pvecm-status-not-quorate.txt").Stdout, code: 2}, NotQuorate, nil},
+		{"pvecm fails otherwise", fakeResponse{stderr: "please run as root\n", code: 255}, StateUnknown, errToolFailed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fake := newFake(map[string]fakeResponse{
+				pveshStatus: {stdout: readGolden(t, "pvesh-status-standalone.json").Stdout},
+				pvecmStatus: tt.pvecm,
+			})
+			st, err := NewNode(fake).Status(context.Background())
+			equalLines(t, fake.lines(), []string{pveshStatus, pvecmStatus})
+			if st.State != tt.state || (tt.errIs == nil) != (err == nil) || (tt.errIs != nil && !errors.Is(err, tt.errIs)) {
+				t.Errorf("state %v err %v; want %v, %v", st.State, err, tt.state, tt.errIs)
+			}
+		})
+	}
 }
 
 func TestStatusFallbacks(t *testing.T) {

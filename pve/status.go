@@ -17,8 +17,9 @@ const notInClusterText = "does not exist - is this node part of a cluster?"
 
 // Status asks the node about its cluster: pvesh's JSON first (and `pvecm status` for the
 // votequorum figures pvesh lacks), then `pvecm status`, then `corosync-quorumtool -siH` when
-// pmxcfs cannot answer. The exit status of pvecm never decides the answer: 2 means both
-// "not quorate" and "no cluster".
+// pmxcfs cannot answer. pvesh's standalone answer is confirmed by `pvecm status`, since a
+// member whose corosync is down looks standalone to pvesh. The exit status of pvecm never
+// decides the answer: 2 means both "not quorate" and "no cluster".
 func (n *Node) Status(ctx context.Context) (ClusterStatus, error) {
 	var failures []string
 	res, err := n.run(ctx, remote.Command{Line: "cd / && pvesh get /cluster/status --output-format json"}, n.timeouts.Query)
@@ -28,9 +29,10 @@ func (n *Node) Status(ctx context.Context) (ClusterStatus, error) {
 	if res.ExitCode == 0 {
 		st, perr := ParsePveshClusterStatus(string(res.Stdout))
 		if perr == nil {
-			if st.State != NotInCluster {
-				n.addVotes(ctx, &st)
+			if st.State == NotInCluster {
+				return n.confirmStandalone(ctx, st)
 			}
+			n.addVotes(ctx, &st)
 			return st, nil
 		}
 		failures = append(failures, "pvesh: "+perr.Error())
@@ -38,7 +40,7 @@ func (n *Node) Status(ctx context.Context) (ClusterStatus, error) {
 		failures = append(failures, fmt.Sprintf("pvesh: exit status %d: %s", res.ExitCode, strings.Join(lastLines(string(res.Stderr), 2), " / ")))
 	}
 
-	st, err := n.pvecmStatus(ctx)
+	st, _, err := n.pvecmStatus(ctx)
 	if err == nil {
 		return st, nil
 	}
@@ -67,29 +69,51 @@ func (n *Node) Status(ctx context.Context) (ClusterStatus, error) {
 var errToolFailed = errors.New("tool failed")
 
 // pvecmStatus runs `pvecm status`, telling "not in a cluster" by its text.
-func (n *Node) pvecmStatus(ctx context.Context) (ClusterStatus, error) {
+func (n *Node) pvecmStatus(ctx context.Context) (ClusterStatus, remote.Result, error) {
 	res, err := n.run(ctx, remote.Command{Line: "cd / && pvecm status"}, n.timeouts.Query)
 	if err != nil {
-		return ClusterStatus{}, err
+		return ClusterStatus{}, res, err
 	}
 	combined := string(res.Stdout) + string(res.Stderr)
 	if strings.Contains(combined, notInClusterText) {
-		return ClusterStatus{State: NotInCluster, Source: SourcePvecm}, nil
+		return ClusterStatus{State: NotInCluster, Source: SourcePvecm}, res, nil
 	}
 	st, perr := ParseQuorumStatus(string(res.Stdout))
 	if perr == nil {
-		return st, nil
+		return st, res, nil
 	}
 	if res.ExitCode != 0 {
-		return ClusterStatus{}, fmt.Errorf("%w: exit status %d: %s", errToolFailed, res.ExitCode, strings.Join(lastLines(string(res.Stderr), 2), " / "))
+		return ClusterStatus{}, res, fmt.Errorf("%w: exit status %d: %s", errToolFailed, res.ExitCode, strings.Join(lastLines(string(res.Stderr), 2), " / "))
 	}
-	return ClusterStatus{}, perr
+	return ClusterStatus{}, res, perr
+}
+
+// confirmStandalone checks pvesh's standalone answer with `pvecm status`. pmxcfs learns the
+// cluster from corosync (cmap), so a member whose corosync is not running gets the same fake
+// nodeid 0 entry as a node that never joined; only /etc/pve/corosync.conf, which pvecm status
+// looks for first, tells the two apart.
+func (n *Node) confirmStandalone(ctx context.Context, st ClusterStatus) (ClusterStatus, error) {
+	q, res, err := n.pvecmStatus(ctx)
+	switch {
+	case err == nil && q.State == NotInCluster:
+		return st, nil
+	case err == nil:
+		return q, nil // corosync answers after all: pmxcfs had not caught up
+	}
+	var pe *ParseError
+	if !errors.As(err, &pe) && !errors.Is(err, errToolFailed) {
+		return ClusterStatus{}, n.wrap("status", err)
+	}
+	if strings.Contains(string(res.Stderr), "Cannot initialize CMAP service") {
+		return ClusterStatus{}, n.wrap("status", fmt.Errorf("%w (pvesh shows no cluster, but /etc/pve/corosync.conf exists)", ErrCorosyncDown))
+	}
+	return ClusterStatus{}, n.wrap("status", fmt.Errorf("pvesh shows no cluster, but pvecm status does not confirm it: %w", err))
 }
 
 // addVotes fills in votequorum figures from `pvecm status`; pvesh is still the authority on
 // membership, so a failure here only leaves VotesKnown false.
 func (n *Node) addVotes(ctx context.Context, st *ClusterStatus) {
-	q, err := n.pvecmStatus(ctx)
+	q, _, err := n.pvecmStatus(ctx)
 	if err != nil || q.State == NotInCluster || !q.VotesKnown {
 		return
 	}
