@@ -196,6 +196,9 @@ func TestClassifyAdmin(t *testing.T) {
 			t.Error("Could not kill node read as killed")
 		}
 	}
+	if r, f := ClassifyDelNode("Killing node 3\n", "", 0); f != nil || !r.Killed {
+		t.Errorf("a node that was still up: %+v %v", r, f)
+	}
 	if _, f := ClassifyDelNode("", "something odd\n", 2); f == nil || f.Kind != FailUnknown {
 		t.Errorf("non-zero exit with unknown text = %v", f)
 	}
