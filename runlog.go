@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -86,6 +87,9 @@ func (s *secretSet) add(secret string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.values = append(s.values, secret)
+	// Longest first: a secret that contains another (a passphrase and the password it
+	// starts with) must not be left half visible.
+	slices.SortStableFunc(s.values, func(a, b string) int { return len(b) - len(a) })
 }
 
 func (s *secretSet) redact(text string) string {
