@@ -74,7 +74,9 @@ func TestJoinCommand(t *testing.T) {
 }
 
 func TestHostileValuesNeverReachTheShell(t *testing.T) {
-	hostile := []string{"x; reboot", "$(reboot)", "`reboot`", "a'b", "a\nb", "--force", "-x", "a b", "a|b", "a&&b", ""}
+	hostile := []string{"x; reboot", "$(reboot)", "`reboot`", "a'b", "a\nb", "--force", "-x", "a b", "a|b", "a&&b", "",
+		// netip takes anything after an IPv6 '%' as the zone.
+		"fe80::1%x; reboot", "fe80::1%eth0,priority=9", "fe80::1%eth0"}
 	for _, h := range hostile {
 		if _, err := JoinCommand(JoinOpts{Target: h, Password: "pw"}); err == nil {
 			t.Errorf("target %q accepted", h)

@@ -143,6 +143,7 @@ func TestAddNodeRefusesWhatAddnodeRefuses(t *testing.T) {
 		{"missing link", ConfNode{Name: "pve4", NodeID: 4, Links: map[int]string{0: "198.51.100.14"}}, "links"},
 		{"extra link", ConfNode{Name: "pve4", NodeID: 4, Links: map[int]string{0: "198.51.100.14", 2: "10.0.0.4"}}, "missing link 1"},
 		{"hostname as link", ConfNode{Name: "pve4", NodeID: 4, Links: map[int]string{0: "pve4.lab", 1: "203.0.113.14"}}, "not an IP"},
+		{"zone smuggling a line", ConfNode{Name: "pve4", NodeID: 4, Links: map[int]string{0: "fe80::4%x\n    quorum_votes: 9", 1: "203.0.113.14"}}, "not an IP"},
 		{"bad name", ConfNode{Name: "pve4;reboot", NodeID: 4, Links: map[int]string{0: "198.51.100.14", 1: "203.0.113.14"}}, "invalid node name"},
 	}
 	for _, tt := range tests {

@@ -3,7 +3,6 @@ package pve
 import (
 	"errors"
 	"fmt"
-	"net/netip"
 	"sort"
 	"strconv"
 )
@@ -141,7 +140,7 @@ func (c *CorosyncConf) AddNode(n ConfNode) error {
 		item.values["quorum_votes"] = strconv.Itoa(n.Votes)
 	}
 	for link, addr := range n.Links {
-		if _, err := netip.ParseAddr(addr); err != nil {
+		if _, err := parseIP(addr); err != nil {
 			return fmt.Errorf("corosync.conf: node %q link %d: %q is not an IP address", n.Name, link, addr)
 		}
 		item.values["ring"+strconv.Itoa(link)+"_addr"] = addr

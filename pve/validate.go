@@ -32,10 +32,24 @@ func validClusterName(s string) error {
 
 var dnsNameRe = regexp.MustCompile(`^([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$`)
 
+// parseIP reads an IP address without an IPv6 zone. netip accepts any text after '%', spaces,
+// commas and newlines included, which would carry into pvecm's property strings and into
+// corosync.conf; neither PVE nor corosync takes a zone there.
+func parseIP(s string) (netip.Addr, error) {
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	if a.Zone() != "" {
+		return netip.Addr{}, fmt.Errorf("address %q has an IPv6 zone", clip(s, 60))
+	}
+	return a, nil
+}
+
 // validHost accepts an IP address or a DNS name, the forms `pvecm add <hostname>` and
 // `pvecm qdevice setup <address>` take.
 func validHost(s string) error {
-	if _, err := netip.ParseAddr(s); err == nil {
+	if _, err := parseIP(s); err == nil {
 		return nil
 	}
 	if len(s) <= 253 && dnsNameRe.MatchString(s) {
@@ -60,7 +74,7 @@ func (l Link) validate() error {
 	if l.Number < 0 || l.Number > 7 {
 		return fmt.Errorf("link %d: link numbers are 0 to 7", l.Number)
 	}
-	if _, err := netip.ParseAddr(l.Addr); err != nil {
+	if _, err := parseIP(l.Addr); err != nil {
 		return fmt.Errorf("link %d: %q is not an IP address", l.Number, clip(l.Addr, 60))
 	}
 	if l.Priority < 0 || l.Priority > 255 {
