@@ -29,6 +29,40 @@ func TestHelpListsTheCommands(t *testing.T) {
 	}
 }
 
+// The help lists the commands that exist, and only those: a command a later issue adds must
+// not be advertised before it works.
+func TestHelpListsExactlyTheExistingCommands(t *testing.T) {
+	out, _, _ := runQuorate(t, "--help")
+	section := out[strings.Index(out, "COMMANDS:")+len("COMMANDS:"):]
+	section = section[:strings.Index(section, "GLOBAL OPTIONS:")]
+	var listed []string
+	for _, line := range strings.Split(section, "\n") {
+		if f := strings.Fields(line); len(f) > 0 {
+			listed = append(listed, strings.TrimSuffix(f[0], ","))
+		}
+	}
+	if want := []string{"init", "validate", "version", "help"}; strings.Join(listed, " ") != strings.Join(want, " ") {
+		t.Errorf("--help lists %q, want %q:\n%s", listed, want, out)
+	}
+}
+
+// An unknown command is named, a close typo gets a suggestion, a far one none, and the
+// commands that exist are listed.
+func TestUnknownCommandSuggestsOnlyCloseOnes(t *testing.T) {
+	for _, tt := range []struct{ arg, want, notWant string }{
+		{"valdate", `did you mean "validate"?`, ""},
+		{"version2", `did you mean "version"?`, ""},
+		{"up", "(commands: init, validate, version, help)", "did you mean"},
+		{"status", "(commands: init, validate, version, help)", "did you mean"},
+	} {
+		_, stderr, code := runQuorate(t, tt.arg)
+		if code != exitUsage || !strings.Contains(stderr, `unknown command "`+tt.arg+`"`) || !strings.Contains(stderr, tt.want) ||
+			(tt.notWant != "" && strings.Contains(stderr, tt.notWant)) {
+			t.Errorf("%s: exit %d, stderr:\n%s", tt.arg, code, stderr)
+		}
+	}
+}
+
 func TestBadUsageExitsTwo(t *testing.T) {
 	for _, args := range [][]string{
 		{"frobnicate"},
