@@ -267,21 +267,22 @@ func (t *membershipTable) parseLine(line string) (*Member, *QDeviceStatus, error
 		return nil, qd, nil
 	}
 	if t.hasQDevice {
-		if len(rest) < 2 {
+		if len(rest) < 1 {
 			return nil, nil, fmt.Errorf("want NODEID VOTES QDEVICE NAME")
 		}
 		m.QDevice, rest = rest[0], rest[1:]
 	}
-	if len(rest) == 0 {
-		return nil, nil, fmt.Errorf("row without a name")
+	// The name may be empty: corosync-quorumtool prints "" when it cannot get a member's
+	// address (and says so on stderr), leaving "0x00000002 1  (local)".
+	if len(rest) > 0 && rest[0] != "(local)" {
+		if _, err := netip.ParseAddr(rest[0]); err == nil {
+			m.Addr = rest[0] // -i prints addresses, not names
+		} else {
+			m.Name = rest[0]
+		}
+		rest = rest[1:]
 	}
-	name := rest[0]
-	if _, err := netip.ParseAddr(name); err == nil {
-		m.Addr = name // -i prints addresses, not names
-	} else {
-		m.Name = name
-	}
-	for _, extra := range rest[1:] {
+	for _, extra := range rest {
 		if extra == "(local)" {
 			m.Local = true
 		}

@@ -116,3 +116,19 @@ func TestQuorumStatusErrorsQuoteTheLine(t *testing.T) {
 		t.Errorf("nodes error = %v", err)
 	}
 }
+
+// corosync-quorumtool prints an empty name for a member whose address it cannot get; the row
+// still counts, and "(local)" must not be taken for a name.
+func TestMemberWithoutAName(t *testing.T) {
+	full := readGolden(t, "pvecm-status-quorate.txt").Stdout
+	full = strings.Replace(full, "0x00000002          1 192.168.202.179 (local)", "0x00000002          1  (local)", 1)
+	full = strings.Replace(full, "0x00000001          1 192.168.202.121", "0x00000001          1 ", 1)
+	st, err := ParseQuorumStatus(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	local, ok := st.Local()
+	if len(st.Members) != 2 || !ok || local.NodeID != 2 || local.Name != "" || local.Addr != "" || st.Members[0].Name != "" {
+		t.Errorf("members %+v", st.Members)
+	}
+}
