@@ -2,7 +2,10 @@ package remote_test
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net"
@@ -16,6 +19,7 @@ import (
 	"github.com/quorate/quorate/remote"
 	"github.com/quorate/quorate/remote/remotetest"
 	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
 )
 
 func TestDialAuthentication(t *testing.T) {
@@ -407,5 +411,37 @@ func TestDialHonoursContext(t *testing.T) {
 	}
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("Dial returned %v after a 200ms context deadline", d)
+	}
+}
+
+// A host offers one key per type; whichever single one known_hosts records is the one
+// negotiated, whatever the client's default preference, rather than a key that would look
+// unknown or changed.
+func TestDialNegotiatesTheKeyTypeOnRecord(t *testing.T) {
+	t.Parallel()
+	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecSigner, err := ssh.NewSignerFromKey(ecKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, remotetest.Options{ExtraHostKeys: []ssh.Signer{ecSigner}})
+	for _, recorded := range []ssh.PublicKey{f.srv.HostKey(), ecSigner.PublicKey()} {
+		t.Run(recorded.Type(), func(t *testing.T) {
+			remotetest.WriteKnownHosts(t, filepath.Join(f.dir, "known_hosts_"+recorded.Type()),
+				knownhosts.Line([]string{knownhosts.Normalize(f.srv.Addr())}, recorded))
+			cfg := f.cfg
+			cfg.KnownHostsFile = filepath.Join(f.dir, "known_hosts_"+recorded.Type())
+			c, err := remote.Dial(context.Background(), f.srv.Addr(), cfg)
+			if err != nil {
+				t.Fatalf("Dial with only the %s key on record: %v", recorded.Type(), err)
+			}
+			defer c.Close()
+			if got := remote.Fingerprint(c.HostKey()); got != ssh.FingerprintSHA256(recorded) {
+				t.Errorf("negotiated %s %s, want the recorded %s %s", c.HostKey().Type(), got, recorded.Type(), ssh.FingerprintSHA256(recorded))
+			}
+		})
 	}
 }

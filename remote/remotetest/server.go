@@ -40,7 +40,10 @@ import (
 // Options shape a Server. The zero value is a server with a fresh ed25519 host key that
 // accepts nobody.
 type Options struct {
-	HostKey        ssh.Signer      // default: a fresh ed25519 key
+	HostKey ssh.Signer // default: a fresh ed25519 key
+	// ExtraHostKeys are offered too, as sshd offers one key per type (ed25519, ecdsa, rsa);
+	// the client's algorithm preference picks which one it sees.
+	ExtraHostKeys  []ssh.Signer
 	AuthorizedKeys []ssh.PublicKey // public keys accepted for any user
 	Password       string          // accepted password; "" disables password auth
 	User           string          // the only user accepted; "" accepts any
@@ -112,6 +115,9 @@ func Start(t testing.TB, opts Options) *Server {
 		s.config.PasswordCallback = s.checkPassword
 	}
 	s.config.AddHostKey(opts.HostKey)
+	for _, k := range opts.ExtraHostKeys {
+		s.config.AddHostKey(k)
+	}
 	s.wg.Add(1)
 	go s.acceptLoop()
 	t.Cleanup(s.stop)
