@@ -249,6 +249,9 @@ func remoteConfig(s streams, req initRequest, log *runLog) remote.Config {
 			return []byte(v), nil
 		}
 		v, err := ask.secret(fmt.Sprintf("Passphrase for %s: ", file))
+		if errors.Is(err, errNoTerminal) {
+			err = fmt.Errorf("%w: set QUORATE_SSH_PASSPHRASE, or load the key into ssh-agent (ssh-add %s)", err, file)
+		}
 		log.secrets.add(v)
 		return []byte(v), err
 	}
@@ -288,6 +291,9 @@ func survey(ctx context.Context, host string, cfg remote.Config, onNewKey func(s
 	}
 	client, err := remote.Dial(ctx, host, cfg)
 	if err != nil {
+		if errors.Is(err, remote.ErrAuth) && cfg.Password == nil {
+			err = fmt.Errorf("%w; if the host has none of your keys yet (a fresh install), give its root password with --password-env NAME, or run init on a terminal to be asked", err)
+		}
 		return fail(err)
 	}
 	defer client.Close()

@@ -251,3 +251,39 @@ func TestInitWritesAbsoluteSSHPaths(t *testing.T) {
 			inv.SSH.KnownHosts, inv.SSH.IdentityFile, e.dir)
 	}
 }
+
+// Without a terminal, a failed login says what would have worked: the root password through
+// --password-env, or the passphrase of an encrypted key through $QUORATE_SSH_PASSPHRASE.
+func TestInitAuthFailureSaysWhatToGive(t *testing.T) {
+	pubText, err := os.ReadFile(filepath.Join("remote", "testdata", "id_ed25519_encrypted.pub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _, _, _, err := ssh.ParseAuthorizedKey(pubText)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := remotetest.Start(t, remotetest.Options{Password: testPassword, AuthorizedKeys: []ssh.PublicKey{pub}})
+	e := newInitEnv(t, map[string]*remotetest.Server{"pve-a": srv})
+	remotetest.WriteKnownHosts(t, e.knownHosts, srv.KnownHostsLine())
+	t.Setenv("QUORATE_SSH_PASSPHRASE", "")
+	os.Unsetenv("QUORATE_SSH_PASSPHRASE")
+	base := []string{"-c", e.clusterFile, "init", "--ssh-config", e.sshConfig, "--known-hosts", e.knownHosts}
+
+	out, _, code := runQuorate(t, append(base, "pve-a")...)
+	if code != exitFailed || !strings.Contains(out, "authentication failed") || !strings.Contains(out, "--password-env NAME") {
+		t.Errorf("no key, no password: exit %d, stdout:\n%s", code, out)
+	}
+
+	key, err := filepath.Abs(filepath.Join("remote", "testdata", "id_ed25519_encrypted"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _, code = runQuorate(t, append(base, "-i", key, "pve-a")...)
+	if code != exitFailed || !strings.Contains(out, "set QUORATE_SSH_PASSPHRASE") || !strings.Contains(out, "ssh-add "+key) {
+		t.Errorf("encrypted key, no terminal: exit %d, stdout:\n%s", code, out)
+	}
+	if n := strings.Count(out, "not a terminal"); n != 1 {
+		t.Errorf("the reason is given %d times, want once:\n%s", n, out)
+	}
+}

@@ -276,7 +276,12 @@ func classify(ctx context.Context, ep endpoint, seen ssh.PublicKey, creds *crede
 	if seen != nil {
 		// The host key was verified; what fails after that is authentication (x/crypto's
 		// "unable to authenticate", or one of our credentials failing, e.g. a bad passphrase).
-		return fmt.Errorf("%w: %s@%s (tried %s): %v", ErrAuth, ep.user, ep.addr(), creds.describe(), trimSSHPrefix(err))
+		tried, detail := creds.describe(), trimSSHPrefix(err)
+		if strings.Contains(tried, detail) {
+			// One of our credentials failed, and describe already says how.
+			return fmt.Errorf("%w: %s@%s (tried %s)", ErrAuth, ep.user, ep.addr(), tried)
+		}
+		return fmt.Errorf("%w: %s@%s (tried %s): %v", ErrAuth, ep.user, ep.addr(), tried, detail)
 	}
 	return fmt.Errorf("%s: %w", ep.addr(), err)
 }
