@@ -38,6 +38,7 @@ func TestLab(t *testing.T) {
 			run(t, []labCheck{
 				{"delay raises the round trip", checkDelay},
 				{"wifi renames link0 and looks wireless", checkWifi},
+				{"restart keeps a fault that spoils ssh output", checkRestartNoisy},
 			})
 		})
 		t.Run("on pve2", func(t *testing.T) {
@@ -355,4 +356,18 @@ func checkReinstall(t *testing.T, l *Lab) {
 		t.Fatal(err)
 	}
 	mustSSH(t, l, "pve3", "true")
+}
+
+// checkRestartNoisy: a restart brings the host back with its faults, even one under
+// which the controller's login check cannot succeed; clear still undoes it.
+func checkRestartNoisy(t *testing.T, l *Lab) {
+	mustFault(t, l, "pve1", "noisy-bashrc")
+	mustFault(t, l, "pve1", "restart")
+	if got := mustSSH(t, l, "pve1", "hostname"); !strings.HasPrefix(got, "Welcome to pve1!") || !strings.HasSuffix(got, "\npve1\n") {
+		t.Errorf("after restart with noisy-bashrc: ssh hostname printed %q", got)
+	}
+	mustClear(t, l, "pve1")
+	if got := mustSSH(t, l, "pve1", "hostname"); got != "pve1\n" {
+		t.Errorf("after clear: ssh hostname printed %q", got)
+	}
 }

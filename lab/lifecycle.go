@@ -3,6 +3,7 @@ package lab
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -43,7 +44,33 @@ func (l *Lab) restart(ctx context.Context, s *state, m *machineState) error {
 			return err
 		}
 	}
+	if slices.ContainsFunc(m.Faults, func(f string) bool {
+		return slices.ContainsFunc(loginBlockers, func(b string) bool { return strings.HasPrefix(f, b) })
+	}) {
+		return l.waitListener(ctx, m.Name, 10*time.Second)
+	}
 	return l.waitSSH(ctx, m.Name, 10*time.Second)
+}
+
+// loginBlockers are faults under which the controller's `ssh HOST hostname` may fail
+// after a restart, as it would on a real host: a dropped or lossy port 22, a .bashrc
+// that talks, or a name that does not resolve (pmxcfs stays down, and root's
+// authorized_keys points into the empty /etc/pve).
+var loginBlockers = []string{"port-drop", "loss", "hosts-", "noisy-bashrc"}
+
+// waitListener waits until sshd listens on the host, seen from its console.
+func (l *Lab) waitListener(ctx context.Context, host string, limit time.Duration) error {
+	var last Result
+	var lastErr error
+	err := waitFor(ctx, limit, func() bool {
+		last, lastErr = l.Exec(ctx, host, nil, "ss", "-Hltn", "sport = :22")
+		return lastErr == nil && last.Code == 0 && strings.TrimSpace(last.Stdout) != ""
+	})
+	if err != nil {
+		return fmt.Errorf("lab %s: sshd does not listen on %s: %v (exit %d, err %q)", l.name, host, lastErr, last.Code,
+			strings.TrimSpace(last.Stderr))
+	}
+	return nil
 }
 
 // reinstall puts the host back to a fresh install: its network faults are undone, its
