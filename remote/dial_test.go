@@ -445,3 +445,46 @@ func TestDialNegotiatesTheKeyTypeOnRecord(t *testing.T) {
 		})
 	}
 }
+
+// Hosts dialled at once through one new jump host all see its key: it is recorded once.
+func TestConcurrentDialsRecordANewKeyOnce(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, remotetest.Options{})
+	f.cfg.KnownHostsFile = filepath.Join(f.dir, "known_hosts_new")
+	f.cfg.AcceptNewHostKeys = true
+	// Both Dials hold the key as new before either records it: the race, made certain.
+	arrived := make(chan struct{}, 2)
+	f.cfg.OnNewHostKey = func(string, ssh.PublicKey) error {
+		arrived <- struct{}{}
+		deadline := time.After(5 * time.Second)
+		for len(arrived) < 2 {
+			select {
+			case <-deadline:
+				return errors.New("the other Dial never saw the key")
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+		return nil
+	}
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := remote.Dial(context.Background(), f.srv.Addr(), f.cfg)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			c.Close()
+		}()
+	}
+	wg.Wait()
+	data, err := os.ReadFile(f.cfg.KnownHostsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(string(data)); got != f.srv.KnownHostsLine() {
+		t.Errorf("known_hosts = %q, want the one line %q", got, f.srv.KnownHostsLine())
+	}
+}

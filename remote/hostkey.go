@@ -174,17 +174,39 @@ func (h *hostKeys) callback(ep endpoint, seen *ssh.PublicKey) ssh.HostKeyCallbac
 	}
 }
 
-// record appends the accepted keys to the first known_hosts file, one write per line so
-// that concurrent Dials do not interleave.
+// recordMu serialises record across the Dials of a process: concurrent Dials through one
+// new jump host all saw its key, and it must be written once.
+var recordMu sync.Mutex
+
+// record appends the accepted keys to the first known_hosts file, leaving out lines the file
+// already holds (another Dial of this run may have recorded the same key meanwhile).
 func (h *hostKeys) record() error {
 	h.mu.Lock()
-	lines := h.pending
+	pending := h.pending
 	h.pending = nil
 	h.mu.Unlock()
+	if len(pending) == 0 {
+		return nil
+	}
+	recordMu.Lock()
+	defer recordMu.Unlock()
+	file := h.files[0]
+	present := map[string]bool{}
+	if data, err := os.ReadFile(file); err == nil {
+		for _, l := range strings.Split(string(data), "\n") {
+			present[strings.TrimSpace(l)] = true
+		}
+	}
+	var lines []string
+	for _, l := range pending {
+		if !present[l] {
+			present[l] = true
+			lines = append(lines, l)
+		}
+	}
 	if len(lines) == 0 {
 		return nil
 	}
-	file := h.files[0]
 	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
 		return fmt.Errorf("known_hosts: %w", err)
 	}
