@@ -167,9 +167,16 @@ func runInitLogged(ctx context.Context, s streams, opts globalOptions, req initR
 	defer cancel()
 	log.secrets.add(req.password)
 	cfg := remoteConfig(s, req, log)
+	var shownMu sync.Mutex
+	shown := map[string]bool{} // a jump host shared by several hosts is shown once
 	results := surveyAll(ctx, req.hosts, cfg, func(host string, key ssh.PublicKey) {
-		fmt.Fprintf(s.stderr, "%s: new host key %s %s; recording it in known_hosts once logged in\n",
-			host, key.Type(), remote.Fingerprint(key))
+		shownMu.Lock()
+		defer shownMu.Unlock()
+		if id := host + " " + remote.Fingerprint(key); !shown[id] {
+			shown[id] = true
+			fmt.Fprintf(s.stderr, "%s: new host key %s %s; recording it in known_hosts once logged in\n",
+				host, key.Type(), remote.Fingerprint(key))
+		}
 	})
 	report := initReport{Hosts: results, File: opts.configPath, Problems: inventory.Problems{}}
 	if err := ctx.Err(); err != nil {

@@ -287,3 +287,27 @@ func TestInitAuthFailureSaysWhatToGive(t *testing.T) {
 		t.Errorf("the reason is given %d times, want once:\n%s", n, out)
 	}
 }
+
+// Two hosts behind one new jump host: its key is shown once and recorded once.
+func TestInitSharedJumpHostKeyShownOnce(t *testing.T) {
+	a := fakePVEHost(t, "pve1", "2: vmbr0    inet 198.51.100.11/24 scope global vmbr0\n")
+	b := fakePVEHost(t, "pve2", "2: vmbr0    inet 198.51.100.12/24 scope global vmbr0\n")
+	e := newInitEnv(t, map[string]*remotetest.Server{"pve-a": a, "pve-b": b})
+	id := remotetest.NewIdentity(t, e.dir, "id_hop", "")
+	hop := remotetest.Start(t, remotetest.Options{AuthorizedKeys: []ssh.PublicKey{id.PublicKey()}})
+	out, stderr, code := runQuorate(t, e.args("--accept-new-host-keys", "-i", id.File, "--jump", hop.Addr(), "pve-a", "pve-b")...)
+	if code != exitOK {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
+	}
+	hopFP := remote.Fingerprint(hop.HostKey())
+	if n := strings.Count(stderr, hopFP); n != 1 {
+		t.Errorf("the jump host's key was shown %d times, want once:\n%s", n, stderr)
+	}
+	known := readFile(t, e.knownHosts)
+	if n := strings.Count(known, hop.KnownHostsLine()); n != 1 {
+		t.Errorf("the jump host's key is recorded %d times, want once:\n%s", n, known)
+	}
+	if len(hop.Forwards()) != 2 {
+		t.Errorf("jump host forwarded %v, want both hosts", hop.Forwards())
+	}
+}
