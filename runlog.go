@@ -45,7 +45,7 @@ func openRunLog(opts globalOptions, stderr io.Writer, now time.Time) (*runLog, e
 	}
 	secrets := &secretSet{}
 	handler := slog.NewMultiHandler(
-		slog.NewJSONHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug}),
+		slog.NewJSONHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug, ReplaceAttr: readableDuration}),
 		slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}),
 	)
 	return &runLog{
@@ -54,6 +54,15 @@ func openRunLog(opts globalOptions, stderr io.Writer, now time.Time) (*runLog, e
 		secrets: secrets,
 		logger:  slog.New(&redactingHandler{next: handler, secrets: secrets}),
 	}, nil
+}
+
+// readableDuration writes durations as "1.5s" rather than JSON's count of nanoseconds, for
+// the person reading the log after a failure.
+func readableDuration(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		return slog.String(a.Key, a.Value.Duration().String())
+	}
+	return a
 }
 
 // defaultLogPath follows the XDG base directory rules: $XDG_STATE_HOME when it is absolute,

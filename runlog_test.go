@@ -53,6 +53,9 @@ func TestRunLogRedactsSecrets(t *testing.T) {
 	if strings.Contains(text, "hunter2") || strings.Contains(text, "and-more") || strings.Count(text, "***") != 5 {
 		t.Errorf("log not redacted:\n%s", text)
 	}
+	if !strings.Contains(text, `"duration":"1s"`) {
+		t.Errorf("duration not written for people to read:\n%s", text)
+	}
 	info, _ := os.Stat(log.path)
 	if info.Mode().Perm() != 0o600 {
 		t.Errorf("log mode %v, want 0600", info.Mode().Perm())
