@@ -335,7 +335,16 @@ func checkCrashRestart(t *testing.T, l *Lab) {
 
 func checkReinstall(t *testing.T, l *Lab) {
 	keyscan := func() string { return mustExec(t, l, "ctl", "ssh-keyscan", "-t", "ed25519", "pve3") }
+	// served is the SHA-256 fingerprint of the certificate pve3 serves on 8006, as the
+	// controller sees it ("" until pveproxy answers).
+	served := func() string {
+		return mustExec(t, l, "ctl", "sh", "-c", "openssl s_client -connect 198.51.100.13:8006 </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256 2>/dev/null")
+	}
 	oldKey := keyscan()
+	oldCert := served()
+	if !strings.HasPrefix(oldCert, "sha256 Fingerprint=") {
+		t.Fatalf("pve3 serves no certificate on 8006: %q", oldCert)
+	}
 	oldID := mustExec(t, l, "pve3", "cat", "/etc/machine-id")
 	mustExec(t, l, "pve3", "sh", "-c", "echo x > /root/marker")
 	mustFault(t, l, "pve3", "reinstall")
@@ -344,6 +353,13 @@ func checkReinstall(t *testing.T, l *Lab) {
 	}
 	if mustExec(t, l, "pve3", "cat", "/etc/machine-id") == oldID {
 		t.Errorf("reinstall kept the machine-id")
+	}
+	var newCert string
+	if err := waitFor(ctxT(t), 10*time.Second, func() bool {
+		newCert = served()
+		return strings.HasPrefix(newCert, "sha256 Fingerprint=")
+	}); err != nil || newCert == oldCert {
+		t.Errorf("API certificate after reinstall: %q (before: %q), %v", newCert, oldCert, err)
 	}
 	if r, _ := l.Exec(ctxT(t), "pve3", nil, "test", "-e", "/root/marker"); r.Code == 0 {
 		t.Errorf("reinstall kept /root/marker")
