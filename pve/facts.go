@@ -137,7 +137,7 @@ type HostKey struct {
 type Firewall struct {
 	PVEStatus      string // pve-firewall's first line, e.g. "Status: disabled/running"
 	ClusterEnabled *bool  // [OPTIONS] enable of /etc/pve/firewall/cluster.fw, nil if absent
-	HostEnabled    *bool  // the same in this node's host.fw
+	HostEnabled    *bool  // this node's host.fw, nil if absent; true unless it says enable: 0
 	// NftDropRules and IptablesDropRules count drop/reject rules; -1 when the tool is absent.
 	NftDropRules      int
 	IptablesDropRules int

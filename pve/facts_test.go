@@ -132,3 +132,30 @@ func TestFactsScriptRunsUnderPOSIXShells(t *testing.T) {
 		}
 	}
 }
+
+// The host firewall's rules apply unless host.fw says "enable: 0" (pve-firewall's default);
+// the cluster firewall is off unless cluster.fw says "enable: 1".
+func TestFirewallDefaults(t *testing.T) {
+	base := readGolden(t, "facts-pve1.txt").Stdout
+	for _, tt := range []struct {
+		host    string
+		hostOn  bool
+		cluster string
+		clOn    bool
+	}{
+		{"", true, "", false},
+		{"0", false, "1", true},
+		{"1", true, "0", false},
+	} {
+		in := strings.Replace(base, "enable=/etc/pve/firewall/cluster.fw 0\n",
+			"enable=/etc/pve/firewall/cluster.fw "+tt.cluster+"\nenable=/etc/pve/nodes/pve1/host.fw "+tt.host+"\n", 1)
+		f, err := ParseFacts(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fw := f.Firewall
+		if fw.HostEnabled == nil || *fw.HostEnabled != tt.hostOn || fw.ClusterEnabled == nil || *fw.ClusterEnabled != tt.clOn {
+			t.Errorf("host.fw enable %q, cluster.fw enable %q: host %v cluster %v", tt.host, tt.cluster, fw.HostEnabled, fw.ClusterEnabled)
+		}
+	}
+}

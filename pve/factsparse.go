@@ -233,11 +233,14 @@ func (b *factsBuilder) firewall(key, val string) error {
 	case "pve_firewall":
 		fw.PVEStatus = val
 	case "enable":
+		// pve-firewall (src/PVE/Firewall.pm): the cluster firewall is off unless enabled, the
+		// host rules are on unless "enable: 0" says otherwise.
 		path, v, _ := strings.Cut(val, " ")
-		on := v == "1"
 		if strings.HasSuffix(path, "/cluster.fw") {
+			on := v == "1"
 			fw.ClusterEnabled = &on
 		} else {
+			on := v != "0"
 			fw.HostEnabled = &on
 		}
 	case "nft_drop_rules", "iptables_drop_rules":
