@@ -166,7 +166,9 @@ func runInitLogged(ctx context.Context, s streams, opts globalOptions, req initR
 	ctx, cancel := opts.runContext(ctx)
 	defer cancel()
 	log.secrets.add(req.password)
-	cfg := remoteConfig(s, req, log)
+	ask := &prompter{in: s.stdin, out: s.stderr, ctx: ctx}
+	defer ask.restore() // a question still open when the run is cut short must not leave echo off
+	cfg := remoteConfig(ask, req, log)
 	var shownMu sync.Mutex
 	shown := map[string]bool{} // a jump host shared by several hosts is shown once
 	results := surveyAll(ctx, req.hosts, cfg, func(host string, key ssh.PublicKey) {
@@ -229,8 +231,7 @@ func (e *hostsFailedError) Unwrap() []error { return e.failed }
 
 // remoteConfig turns init's flags into the transport's configuration. Passwords and
 // passphrases are asked lazily, only if a host wants them, and only on a terminal.
-func remoteConfig(s streams, req initRequest, log *runLog) remote.Config {
-	ask := &prompter{in: s.stdin, out: s.stderr}
+func remoteConfig(ask *prompter, req initRequest, log *runLog) remote.Config {
 	cfg := remote.Config{
 		User:              req.ssh.User,
 		Port:              req.ssh.Port,

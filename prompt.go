@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -17,7 +18,26 @@ import (
 type prompter struct {
 	in  io.Reader
 	out io.Writer
-	mu  sync.Mutex
+	ctx context.Context // a question ends unanswered when ctx does; nil: never
+	mu  sync.Mutex      // one question at a time
+
+	// The terminal's settings while echo is off, for restore: an interrupted run returns
+	// while the question still waits for its answer, and must not leave echo off.
+	stateMu sync.Mutex
+	fd      int
+	saved   *unix.Termios
+}
+
+// restore turns echo back on if a question is still waiting (the run was interrupted or
+// timed out meanwhile) and ends its line. The caller defers it before the process exits.
+func (p *prompter) restore() {
+	p.stateMu.Lock()
+	defer p.stateMu.Unlock()
+	if p.saved != nil {
+		unix.IoctlSetTermios(p.fd, unix.TCSETS, p.saved)
+		p.saved = nil
+		fmt.Fprintln(p.out)
+	}
 }
 
 // terminal is the file descriptor of stdin when it is a terminal; ok is false otherwise (a
@@ -50,16 +70,48 @@ func (p *prompter) secret(question string) (string, error) {
 	quiet := *old
 	quiet.Lflag &^= unix.ECHO
 	quiet.Lflag |= unix.ICANON | unix.ECHONL
+	p.stateMu.Lock()
 	if err := unix.IoctlSetTermios(fd, unix.TCSETS, &quiet); err != nil {
+		p.stateMu.Unlock()
 		return "", fmt.Errorf("terminal: %w", err)
 	}
-	defer unix.IoctlSetTermios(fd, unix.TCSETS, old)
+	p.fd, p.saved = fd, old
+	p.stateMu.Unlock()
+	defer func() {
+		p.stateMu.Lock()
+		defer p.stateMu.Unlock()
+		if p.saved != nil {
+			unix.IoctlSetTermios(fd, unix.TCSETS, old)
+			p.saved = nil
+		}
+	}()
 	fmt.Fprint(p.out, question)
-	line, err := bufio.NewReader(p.in).ReadString('\n')
-	if err != nil && line == "" {
-		return "", fmt.Errorf("reading the answer: %w", err)
+	// The SSH handshake that wants this answer cannot be interrupted while it waits for it:
+	// the question must end with the run (Ctrl-C, --timeout), or a second Ctrl-C would kill
+	// the process with echo still off.
+	type answer struct {
+		line string
+		err  error
 	}
-	return strings.TrimRight(line, "\r\n"), nil
+	answered := make(chan answer, 1)
+	go func() {
+		line, err := bufio.NewReader(p.in).ReadString('\n')
+		answered <- answer{line, err}
+	}()
+	ctx := p.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	select {
+	case a := <-answered:
+		if a.err != nil && a.line == "" {
+			return "", fmt.Errorf("reading the answer: %w", a.err)
+		}
+		return strings.TrimRight(a.line, "\r\n"), nil
+	case <-ctx.Done():
+		fmt.Fprintln(p.out)
+		return "", context.Cause(ctx)
+	}
 }
 
 // sharedSecret asks once and gives every later caller the same answer: one password for all

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -88,6 +89,60 @@ func TestSecretPromptDoesNotEcho(t *testing.T) {
 	termios, err := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS)
 	if err != nil || termios.Lflag&unix.ECHO == 0 {
 		t.Errorf("echo not restored after the prompt (err %v)", err)
+	}
+}
+
+// A run interrupted while a question waits returns without its answer: restore must turn
+// echo back on, or the user's shell is left typing blind.
+func TestRestoreTurnsEchoBackOnWhileAQuestionWaits(t *testing.T) {
+	_, slave := openPTY(t)
+	out := &notifyWriter{written: make(chan struct{})}
+	p := &prompter{in: slave, out: out}
+	go p.secret("Password: ") // never answered; ends when the test's pty closes
+	select {
+	case <-out.written:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no prompt")
+	}
+	if termios, err := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS); err != nil || termios.Lflag&unix.ECHO != 0 {
+		t.Fatalf("echo is on while the question waits (err %v)", err)
+	}
+	p.restore()
+	if termios, err := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS); err != nil || termios.Lflag&unix.ECHO == 0 {
+		t.Errorf("echo still off after restore (err %v)", err)
+	}
+	p.restore() // a second call, or one with no question open, changes nothing
+}
+
+// Ctrl-C or --timeout while a question waits ends the question: the handshake waiting for
+// the answer returns, and echo is back on.
+func TestSecretEndsWithTheRun(t *testing.T) {
+	_, slave := openPTY(t)
+	out := &notifyWriter{written: make(chan struct{})}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	p := &prompter{in: slave, out: out, ctx: ctx}
+	stopped := errors.New("interrupted")
+	done := make(chan error, 1)
+	go func() {
+		_, err := p.secret("Password: ")
+		done <- err
+	}()
+	select {
+	case <-out.written:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no prompt")
+	}
+	cancel(stopped)
+	select {
+	case err := <-done:
+		if !errors.Is(err, stopped) {
+			t.Errorf("secret = %v, want the run's cause", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the question outlived the run")
+	}
+	if termios, err := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS); err != nil || termios.Lflag&unix.ECHO == 0 {
+		t.Errorf("echo still off after the run ended (err %v)", err)
 	}
 }
 
