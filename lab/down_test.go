@@ -77,6 +77,29 @@ func TestDownLeavesNothing(t *testing.T) {
 	if err := l.Fault(ctx, "pve1", "delay", "5"); err != nil {
 		t.Fatal(err)
 	}
+	// Nothing of the running lab is in the root network namespace: no address or route
+	// in its ranges, no veth or relay interface (a br0 may be the machine's own).
+	if err := checkRootOverlap(ctx); err != nil {
+		t.Errorf("while the lab runs: %v", err)
+	}
+	links, err := exec.Command("ip", "-o", "link", "show").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(links), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		name, _, _ := strings.Cut(strings.TrimSuffix(f[1], ":"), "@")
+		for _, m := range []string{"ctl", "pve1", "pve2"} {
+			for i := range 2 {
+				if name == portName(m, i) || name == relayName(m, i) || name == relayPort(m, i) {
+					t.Errorf("lab interface %s in the root network namespace", name)
+				}
+			}
+		}
+	}
 	pids := recordedPIDs(t, o.Name)
 	if len(pids) != 4 {
 		t.Fatalf("recorded %d processes, want ctl, 2 hosts and a relay", len(pids))
