@@ -81,6 +81,16 @@ func runProbe(mode, addr string) error {
 			time.Sleep(2 * time.Millisecond)
 		}
 		return nil
+	case "up":
+		// Up in the caller's network namespace, which must make it refuse (see
+		// TestUpRefusesOverlappingRanges): the refusal is printed on stdout.
+		l, err := Up(context.Background(), Options{Name: addr, Hosts: 1})
+		if err == nil {
+			_ = l.Down(context.Background())
+			return fmt.Errorf("Up started lab %s", addr)
+		}
+		fmt.Println(err)
+		return nil
 	case "tcp-rtt":
 		best := time.Hour
 		for i := 0; i < 3; i++ {

@@ -1,10 +1,15 @@
 package lab
 
 import (
+	"context"
+	"fmt"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 )
 
 func TestOverlapsLab(t *testing.T) {
@@ -79,5 +84,35 @@ func TestRootOverlaps(t *testing.T) {
 	got, err := rootOverlaps([]byte(addrs), []byte(routes))
 	if err != nil || len(got) != 3 {
 		t.Errorf("overlapping root namespace: %q, %v", got, err)
+	}
+}
+
+// TestUpRefusesOverlappingRanges runs Up (in the test binary) inside a fresh network
+// namespace that has an address in the lab's range, standing in for a root namespace
+// that overlaps: Up must refuse before it creates anything.
+func TestUpRefusesOverlappingRanges(t *testing.T) {
+	t.Parallel()
+	needLab(t)
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Skip("unshare missing")
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := fmt.Sprintf("o%x", os.Getpid()%0x1000000)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "unshare", "-n", "sh", "-c",
+		`ip link set lo up && ip addr add 198.51.100.5/24 dev lo && exec "$@"`, "sh",
+		"env", probeEnv+"=up", self, "-test.run=^$", name).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "refusing to start") || !strings.Contains(string(out), "address 198.51.100.5/24 on lo") {
+		t.Errorf("Up with 198.51.100.5/24 in its namespace: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(labDir(name)); err == nil {
+		t.Errorf("the refused lab left %s", labDir(name))
+	}
+	if list, _ := exec.Command("ip", "netns", "list").Output(); strings.Contains(string(list), netnsName(name, "")) {
+		t.Errorf("the refused lab left a network namespace:\n%s", list)
 	}
 }
