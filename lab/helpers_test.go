@@ -91,6 +91,21 @@ func runProbe(mode, addr string) error {
 		}
 		fmt.Println(err)
 		return nil
+	case "tcp-spread":
+		// The fastest and the slowest of ten TCP connects, in microseconds.
+		lo, hi := time.Hour, time.Duration(0)
+		for i := 0; i < 10; i++ {
+			start := time.Now()
+			c, err := net.DialTimeout("tcp4", addr, 5*time.Second)
+			if err != nil {
+				return err
+			}
+			d := time.Since(start)
+			lo, hi = min(lo, d), max(hi, d)
+			c.Close()
+		}
+		fmt.Println(lo.Microseconds(), hi.Microseconds())
+		return nil
 	case "tcp-rtt":
 		best := time.Hour
 		for i := 0; i < 3; i++ {

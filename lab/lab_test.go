@@ -2,6 +2,7 @@ package lab
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -225,6 +226,18 @@ func checkDelay(t *testing.T, l *Lab) {
 	}
 	if got := mustSSH(t, l, "pve1", "hostname"); got != "pve1\n" {
 		t.Errorf("ssh after delay: %q", got)
+	}
+	// With jitter each way is 100 ± 50 ms: ten connects do not all take the same time.
+	mustFault(t, l, "pve1", "delay", "100", "50")
+	r, err := l.NetExec(ctxT(t), "ctl", probeArgv("tcp-spread", "198.51.100.11:22")...)
+	mustClear(t, l, "pve1")
+	var lo, hi int
+	if _, serr := fmt.Sscan(r.Stdout, &lo, &hi); err != nil || serr != nil || r.Code != 0 {
+		t.Fatalf("tcp-spread: %v %v %q %q", err, serr, r.Stdout, r.Stderr)
+	}
+	t.Logf("tcp connect to pve1 with delay 100 50: %d to %d µs", lo, hi)
+	if lo < 90_000 || hi > 2_000_000 || hi-lo < 20_000 {
+		t.Errorf("delay 100 50: connects took %d to %d µs", lo, hi)
 	}
 }
 
