@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/quorate/quorate/inventory"
 )
 
 // streams are the process's standard files as the app sees them; commands write only here,
@@ -94,44 +96,11 @@ func unknownCommand(c *cli.Context, name string) error {
 		}
 	}
 	msg := fmt.Sprintf("unknown command %q", name)
-	if s := closestCommand(names, name); s != "" {
+	if s := inventory.DidYouMean(strings.ToLower(name), names); s != "" {
 		msg += fmt.Sprintf("; did you mean %q?", s)
 	}
 	msg += fmt.Sprintf(" (commands: %s)", strings.Join(names, ", "))
 	return usageErrorf("%s", msg)
-}
-
-// closestCommand is the command name a typo of name most likely meant, or "" when none is
-// close: a suggestion of an unrelated command sends the user the wrong way.
-func closestCommand(names []string, name string) string {
-	best, bestDist := "", max(1, len(name)/3)+1
-	for _, n := range names {
-		if d := editDistance(strings.ToLower(name), n); d < bestDist {
-			best, bestDist = n, d
-		}
-	}
-	return best
-}
-
-// editDistance is the Levenshtein distance.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // noArgs rejects stray arguments, which would otherwise be ignored silently.

@@ -113,7 +113,7 @@ func (d *decoder) mapping(n *yaml.Node, path, want string, fields []field) bool 
 		f, ok := findField(fields, k.Value)
 		if !ok {
 			msg := fmt.Sprintf("unknown key %q", k.Value)
-			if s := didYouMean(k.Value, keys); s != "" {
+			if s := DidYouMean(k.Value, keys); s != "" {
 				msg += fmt.Sprintf("; did you mean %q?", s)
 				d.inv.broken[joinPath(path, s)] = true
 			} else {

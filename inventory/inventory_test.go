@@ -106,8 +106,8 @@ func TestPasswordEnvProblemDoesNotEchoValue(t *testing.T) {
 func TestDidYouMean(t *testing.T) {
 	keys := []string{"name", "address", "links", "nodeid", "votes"}
 	for in, want := range map[string]string{"adress": "address", "nmae": "name", "link": "links", "node_id": "nodeid", "zzz": "", "x": ""} {
-		if got := didYouMean(in, keys); got != want {
-			t.Errorf("didYouMean(%q) = %q, want %q", in, got, want)
+		if got := DidYouMean(in, keys); got != want {
+			t.Errorf("DidYouMean(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

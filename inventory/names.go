@@ -18,8 +18,10 @@ var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 func isEnvName(s string) bool { return envName.MatchString(s) }
 
-// didYouMean returns the candidate closest to word when it is close enough to be a typo.
-func didYouMean(word string, candidates []string) string {
+// DidYouMean returns the candidate closest to word when it is close enough to be a typo, or
+// "" when none is: a suggestion of an unrelated name sends the user the wrong way. It serves
+// the cluster file's keys and values and the command line's command names alike.
+func DidYouMean(word string, candidates []string) string {
 	best, bestDist := "", 3
 	for _, c := range candidates {
 		if d := editDistance(word, c); d < bestDist {

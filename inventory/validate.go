@@ -76,7 +76,7 @@ func (v *validator) cluster() {
 	}
 	if c.Join != JoinAPI && c.Join != JoinSSH {
 		msg := fmt.Sprintf("%q is not a join method: use api (join with the root password) or ssh (pvecm add --use_ssh)", c.Join)
-		if s := didYouMean(string(c.Join), []string{string(JoinAPI), string(JoinSSH)}); s != "" {
+		if s := DidYouMean(string(c.Join), []string{string(JoinAPI), string(JoinSSH)}); s != "" {
 			msg += fmt.Sprintf("; did you mean %q?", s)
 		}
 		v.add("cluster.join", "%s", msg)
