@@ -5,7 +5,7 @@ COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 FUZZTIME ?= 60s
 
-.PHONY: build test lint fuzz clean
+.PHONY: build test lint fuzz bench clean
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o quorate .
@@ -28,6 +28,10 @@ fuzz:
 			$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) ./$$(dirname $$file) || exit 1; \
 		done; \
 	done
+
+# Prints the benchmark figures (bench/run: parsers, SSH transport, lab; about 2 minutes).
+bench:
+	GO=$(GO) bash bench/run
 
 clean:
 	rm -f quorate
