@@ -2,12 +2,7 @@ package lab
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,63 +14,11 @@ import (
 // the packages of .ci/deps) and skip otherwise. Run them with a small count, -benchtime=3x:
 // every op brings up a lab. bench/run does.
 
-// needLabBench is needLab for benchmarks, plus corosync for the cluster builds.
-func needLabBench(b *testing.B) {
-	b.Helper()
-	if os.Geteuid() != 0 {
-		b.Skip("the lab needs root (namespaces, mounts)")
-	}
-	for _, c := range []string{"ip", "nsenter", "nft", "tc", "ssh", "ssh-keygen", "ssh-keyscan", "/usr/sbin/sshd", "/usr/sbin/chronyd", "/usr/sbin/corosync", "corosync-quorumtool", "chpasswd", "ss", "go"} {
-		if _, err := exec.LookPath(c); err != nil {
-			b.Skipf("lab: %s missing: install the packages of .ci/deps", c)
-		}
-	}
-	if _, err := os.Stat(libfaketime); err != nil {
-		b.Skip("lab: libfaketime missing: install the packages of .ci/deps")
-	}
-}
-
-// benchOptions is testOptions for benchmarks (testOptions takes a *testing.T): the same
-// binaries, built once per test binary, and a lab name of its own ("b" and 6 hex digits).
-func benchOptions(b *testing.B, o Options) Options {
-	b.Helper()
-	binaries.once.Do(func() {
-		dir, err := os.MkdirTemp("", "qlab-bin-")
-		if err != nil {
-			binaries.err = err
-			return
-		}
-		pkgs := []string{pvelabPkg}
-		if p := os.Getenv("QLAB_PVESIM"); p != "" {
-			binaries.pvesim = p
-		} else {
-			pkgs = append(pkgs, pvesimPkg)
-			binaries.pvesim = filepath.Join(dir, "pvesim")
-		}
-		binaries.pvelab = filepath.Join(dir, "pvelab")
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		root, err := moduleRoot(ctx)
-		if err == nil {
-			_, err = run(ctx, nil, "go", append([]string{"build", "-C", root, "-o", dir + "/"}, pkgs...)...)
-		}
-		binaries.err = err
-	})
-	if binaries.err != nil {
-		b.Fatalf("building the lab's binaries: %v", binaries.err)
-	}
-	suffix := make([]byte, 3)
-	_, _ = rand.Read(suffix)
-	o.Name = "b" + hex.EncodeToString(suffix)
-	o.PvesimBinary, o.HelperBinary = binaries.pvesim, binaries.pvelab
-	return o
-}
-
 // benchUp brings up a lab of three hosts. Down is registered with b.Cleanup too, so a
 // failing op leaves nothing running; downing a lab twice is harmless.
 func benchUp(b *testing.B) *Lab {
 	b.Helper()
-	o := benchOptions(b, Options{Hosts: 3})
+	o := testOptions(b, Options{Hosts: 3})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	l, err := Up(ctx, o)
@@ -95,8 +38,8 @@ func benchDown(b *testing.B, l *Lab) {
 
 // BenchmarkUpDown3 is Up then Down of a 3-host lab, the fixed cost of every lab test.
 func BenchmarkUpDown3(b *testing.B) {
-	needLabBench(b)
-	benchOptions(b, Options{}) // the go build is not part of an op
+	needLab(b)
+	testOptions(b, Options{}) // the go build is not part of an op
 	var up, down time.Duration
 	n := 0
 	for b.Loop() {
@@ -118,8 +61,8 @@ func BenchmarkUpDown3(b *testing.B) {
 // through ssh from the controller, until every member reports three nodes and quorum. Up
 // and Down are outside the timer.
 func BenchmarkClusterBuild3(b *testing.B) {
-	needLabBench(b)
-	benchOptions(b, Options{})
+	needLab(b)
+	testOptions(b, Options{})
 	var build, joins time.Duration
 	n := 0
 	for b.Loop() {

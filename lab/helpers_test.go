@@ -197,12 +197,12 @@ func (l *Lab) NetExec(ctx context.Context, host string, argv ...string) (Result,
 }
 
 // needLab skips when the lab cannot run here.
-func needLab(t *testing.T) {
+func needLab(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("the lab needs root (namespaces, mounts)")
 	}
-	for _, c := range []string{"ip", "nsenter", "nft", "tc", "ssh", "ssh-keygen", "ssh-keyscan", "/usr/sbin/sshd", "/usr/sbin/chronyd", "chpasswd", "ss", "go"} {
+	for _, c := range []string{"ip", "nsenter", "nft", "tc", "ssh", "ssh-keygen", "ssh-keyscan", "/usr/sbin/sshd", "/usr/sbin/chronyd", "/usr/sbin/corosync", "corosync-quorumtool", "chpasswd", "ss", "go"} {
 		if _, err := exec.LookPath(c); err != nil {
 			t.Skipf("lab: %s missing: install the packages of .ci/deps", c)
 		}
@@ -221,7 +221,7 @@ type builtBinaries struct {
 // binaries builds pvesim and pvelab once per test binary (QLAB_PVESIM overrides pvesim).
 var binaries builtBinaries
 
-func testOptions(t *testing.T, o Options) Options {
+func testOptions(t testing.TB, o Options) Options {
 	t.Helper()
 	binaries.once.Do(func() {
 		dir, err := os.MkdirTemp("", "qlab-bin-")
