@@ -15,6 +15,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/quorate/quorate/inventory"
+	"github.com/quorate/quorate/pve"
 	"github.com/quorate/quorate/remote"
 )
 
@@ -90,7 +91,7 @@ func initRequestFrom(c *cli.Context) (initRequest, error) {
 	if !c.Args().Present() {
 		return req, usageErrorf("init needs at least one HOST")
 	}
-	if problem := inventory.ClusterNameProblem(req.clusterName); problem != "" {
+	if problem := pve.ClusterNameProblem(req.clusterName); problem != "" {
 		return req, usageErrorf("--name: %s", problem)
 	}
 	seen := map[string]bool{}

@@ -2,14 +2,8 @@ package inventory
 
 import "regexp"
 
-// pveNodeName is PVE's "pve-node" format (JSONSchema.pm pve_verify_node_name); cluster names
-// follow the same rule and are at most 15 characters.
-var pveNodeName = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$`)
-
 const (
-	maxClusterNameLen = 15 // ClusterConfig.pm maxLength
-	maxNodeNameLen    = 63 // a node name is a host name label
-	maxLinks          = 8  // pvecm create --link0..--link7
+	maxLinks = 8 // pvecm create --link0..--link7
 	// knet node ids are 16-bit and 0 is reserved, so corosync refuses anything larger.
 	maxNodeID = 65535
 )

@@ -2,10 +2,11 @@ package inventory
 
 import (
 	"fmt"
-	"net"
 	"net/netip"
-	"strconv"
 	"strings"
+
+	"github.com/quorate/quorate/internal/hostspec"
+	"github.com/quorate/quorate/pve"
 )
 
 // validator collects the problems of one Inventory; each check adds to the list and never
@@ -70,7 +71,7 @@ func (v *validator) cluster() {
 	case c.Name == "" && !v.reported("cluster.name"):
 		v.add("cluster.name", "missing: name the cluster (at most 15 letters, digits and inner hyphens)")
 	case c.Name != "":
-		if problem := ClusterNameProblem(c.Name); problem != "" {
+		if problem := pve.ClusterNameProblem(c.Name); problem != "" {
 			v.add("cluster.name", "%s", problem)
 		}
 	}
@@ -85,21 +86,6 @@ func (v *validator) cluster() {
 	if !isEnvName(c.PasswordEnv) {
 		v.add("cluster.password_env", "must name an environment variable (letters, digits and _, such as %s) that holds the root password; never put the password itself in this file", DefaultPasswordEnv)
 	}
-}
-
-// ClusterNameProblem says what is wrong with name as a PVE cluster name, or "" when nothing is.
-func ClusterNameProblem(name string) string {
-	var why []string
-	if len(name) > maxClusterNameLen {
-		why = append(why, fmt.Sprintf("is %d characters long; PVE allows at most %d", len(name), maxClusterNameLen))
-	}
-	if !pveNodeName.MatchString(name) {
-		why = append(why, "may only hold letters, digits and inner hyphens (no dots, underscores, spaces, or hyphen at either end)")
-	}
-	if len(why) == 0 {
-		return ""
-	}
-	return fmt.Sprintf("%q %s", name, strings.Join(why, ", and "))
 }
 
 func (v *validator) ssh() {
@@ -124,25 +110,8 @@ func jumpHopProblem(hop string) string {
 	if hop == "" {
 		return "empty; write user@host:port, more hops separated by commas"
 	}
-	if i := strings.LastIndex(hop, "@"); i >= 0 {
-		if i == 0 {
-			return fmt.Sprintf("%q has an empty user before @", hop)
-		}
-		hop = hop[i+1:]
-	}
-	host, port := hop, ""
-	if h, p, err := net.SplitHostPort(hop); err == nil {
-		host, port = h, p
-	} else if strings.Count(hop, ":") == 1 {
-		return fmt.Sprintf("%q is not host:port", hop)
-	}
-	if host == "" || strings.ContainsAny(host, " \t/") {
-		return fmt.Sprintf("%q has no usable host", hop)
-	}
-	if port != "" {
-		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-			return fmt.Sprintf("%q: %q is not a TCP port (1-65535)", hop, port)
-		}
+	if _, err := hostspec.Parse(hop); err != nil {
+		return err.Error()
 	}
 	return ""
 }
@@ -176,16 +145,16 @@ func (v *validator) qdevice() {
 // addressProblem checks where quorate connects by SSH: an IP, a host name or an ssh config
 // alias, but not user@ or :port, which have their own keys.
 func addressProblem(addr string) string {
-	if _, err := netip.ParseAddr(addr); err == nil {
-		return ""
-	}
+	sp, err := hostspec.Parse(addr)
 	switch {
-	case strings.ContainsAny(addr, " \t"):
-		return fmt.Sprintf("%q holds white space", addr)
-	case strings.Contains(addr, "@"):
+	case err != nil:
+		return err.Error()
+	case sp.User != "":
 		return fmt.Sprintf("%q holds a user; set it in ssh.user instead", addr)
-	case strings.Contains(addr, ":"):
-		return fmt.Sprintf("%q holds a port or is not an IP address; set the port in ssh.port", addr)
+	case sp.Port != 0:
+		return fmt.Sprintf("%q holds a port; set the port in ssh.port", addr)
+	case sp.Host != addr:
+		return fmt.Sprintf("%q: write the address without brackets", addr)
 	}
 	return ""
 }

@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"regexp"
 	"strings"
+
+	"github.com/quorate/quorate/pve"
 )
 
 func (v *validator) nodes() {
@@ -46,14 +48,10 @@ func (v *validator) nodeName(i int, n Node, seen map[string]int) {
 			v.add(p, "missing: the PVE node name, which is the host's hostname")
 		}
 		return
-	case len(n.Name) > maxNodeNameLen:
-		v.add(p, "%q is %d characters long; a node name is at most %d", n.Name, len(n.Name), maxNodeNameLen)
-	case !pveNodeName.MatchString(n.Name):
-		hint := ""
-		if strings.Contains(n.Name, ".") {
-			hint = fmt.Sprintf("; use the short hostname %q, not the FQDN", strings.SplitN(n.Name, ".", 2)[0])
+	default:
+		if problem := pve.NodeNameProblem(n.Name); problem != "" {
+			v.add(p, "%s", problem)
 		}
-		v.add(p, "%q is not a valid PVE node name: letters, digits and inner hyphens only%s", n.Name, hint)
 	}
 	key := strings.ToLower(n.Name)
 	if first, dup := seen[key]; dup {

@@ -103,12 +103,14 @@ func (n *Node) run(ctx context.Context, cmd remote.Command, timeout time.Duratio
 	return res, err
 }
 
-// wrap adds host and step to err, the way every layer of quorate reports failures.
+// wrap names the step that failed. The host is left out: the transport's errors carry it as a
+// field, and the layer that fans out over hosts names it once, by its node name when it knows
+// it.
 func (n *Node) wrap(step string, err error) error {
 	if err == nil {
 		return nil
 	}
-	return fmt.Errorf("%s: %s: %w", n.Host(), step, err)
+	return fmt.Errorf("%s: %w", step, err)
 }
 
 // remote.Runner must keep satisfying Runner: this fails to compile if the two drift apart.

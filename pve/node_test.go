@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quorate/quorate/pve/pvetest"
 	"github.com/quorate/quorate/remote"
 )
 
@@ -17,15 +18,15 @@ const (
 )
 
 func TestFactsSendsTheScriptOnStdin(t *testing.T) {
-	g := readGolden(t, "facts-pve1.txt")
-	fake := newFake(map[string]fakeResponse{"sh -s": {stdout: g.Stdout}})
+	fake := newRunner(t)
+	fake.On("sh -s").WantStdin(factsScript).ReplyGolden("facts-pve1.txt")
 	f, err := NewNode(fake).Facts(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	equalLines(t, fake.lines(), []string{"sh -s"})
-	if string(fake.calls[0].Stdin) != factsScript || !strings.HasPrefix(factsScript, "# quorate facts v1") {
-		t.Error("the facts script was not sent on stdin")
+	equalLines(t, fake.Lines(), []string{"sh -s"})
+	if !strings.HasPrefix(factsScript, "# quorate facts v1") {
+		t.Error("the facts script is not the v1 script")
 	}
 	if f.NodeName != "pve1" {
 		t.Errorf("node name %q", f.NodeName)
@@ -33,25 +34,25 @@ func TestFactsSendsTheScriptOnStdin(t *testing.T) {
 }
 
 func TestFactsTruncatedOutputIsAnError(t *testing.T) {
-	g := readGolden(t, "facts-pve1.txt")
+	g := pvetest.Golden(t, "facts-pve1.txt")
 	cut := g.Stdout[:strings.Index(g.Stdout, "[time]")]
-	fake := newFake(map[string]fakeResponse{"sh -s": {stdout: cut, stderr: "Connection reset\n", code: 1}})
+	fake := newRunner(t)
+	fake.On("sh -s").Reply(pvetest.Output{Stdout: cut, Stderr: "Connection reset\n", ExitCode: 1})
 	_, err := NewNode(fake).Facts(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "pve2: facts:") || !strings.Contains(err.Error(), "cut short") {
+	if err == nil || !strings.HasPrefix(err.Error(), "facts: ") || !strings.Contains(err.Error(), "cut short") {
 		t.Errorf("error = %v", err)
 	}
 }
 
 func TestStatusPrefersPveshAndAddsVotes(t *testing.T) {
-	fake := newFake(map[string]fakeResponse{
-		pveshStatus: {stdout: readGolden(t, "pvesh-status-clustered.json").Stdout},
-		pvecmStatus: {stdout: readGolden(t, "pvecm-status-qdevice.txt").Stdout},
-	})
+	fake := newRunner(t)
+	fake.On(pveshStatus).ReplyGolden("pvesh-status-clustered.json")
+	fake.On(pvecmStatus).ReplyGolden("pvecm-status-qdevice.txt")
 	st, err := NewNode(fake).Status(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	equalLines(t, fake.lines(), []string{pveshStatus, pvecmStatus})
+	equalLines(t, fake.Lines(), []string{pveshStatus, pvecmStatus})
 	if st.Source != SourcePvesh || st.State != Quorate || !st.VotesKnown || st.ExpectedVotes != 3 || st.QDevice == nil {
 		t.Errorf("got %+v", st)
 	}
@@ -61,40 +62,40 @@ func TestStatusPrefersPveshAndAddsVotes(t *testing.T) {
 }
 
 func TestStatusStandaloneFromPvesh(t *testing.T) {
-	fake := newFake(map[string]fakeResponse{
-		pveshStatus: {stdout: readGolden(t, "pvesh-status-standalone.json").Stdout},
-		pvecmStatus: {stderr: readGolden(t, "pvecm-status-no-cluster.txt").Stderr, code: 2},
-	})
+	fake := newRunner(t)
+	fake.On(pveshStatus).ReplyGolden("pvesh-status-standalone.json")
+	fake.On(pvecmStatus).Reply(pvetest.Golden(t, "pvecm-status-no-cluster.txt").WithExit(2))
 	st, err := NewNode(fake).Status(context.Background())
 	if err != nil || st.State != NotInCluster || st.Source != SourcePvesh || len(st.Members) != 1 {
 		t.Fatalf("%+v %v", st, err)
 	}
-	equalLines(t, fake.lines(), []string{pveshStatus, pvecmStatus})
+	equalLines(t, fake.Lines(), []string{pveshStatus, pvecmStatus})
 }
 
 // pmxcfs knows the cluster only through corosync: with corosync down, a member's pvesh shows
 // the same fake nodeid 0 entry as a standalone node. That must not read as "not in a cluster".
 func TestStatusStandaloneShapeOnAMemberWithCorosyncDown(t *testing.T) {
-	header := strings.SplitN(readGolden(t, "pvecm-status-quorate.txt").Stdout, "\n\n", 2)[0] + "\n\n"
+	header := strings.SplitN(pvetest.Golden(t, "pvecm-status-quorate.txt").Stdout, "\n\n", 2)[0] + "\n\n"
 	tests := []struct {
 		name  string
-		pvecm fakeResponse
+		pvecm pvetest.Output
 		state State
 		errIs error
 	}{
-		{"corosync down", fakeResponse{stdout: header, stderr: "Cannot initialize CMAP service\n", code: 1}, StateUnknown, ErrCorosyncDown},
-		{"corosync answers", fakeResponse{stdout: readGolden(t, "pvecm-status-not-quorate.txt").Stdout, code: 2}, NotQuorate, nil},
-		{"pvecm fails otherwise", fakeResponse{stderr: "please run as root\n", code: 255}, StateUnknown, errToolFailed},
+		{"corosync down", pvetest.Output{Stdout: header, Stderr: "Cannot initialize CMAP service\n", ExitCode: 1}, StateUnknown, ErrCorosyncDown},
+		{"corosync answers", pvetest.Golden(t, "pvecm-status-not-quorate.txt").WithExit(2), NotQuorate, nil},
+		{"pvecm fails otherwise", pvetest.Output{Stderr: "please run as root\n", ExitCode: 255}, StateUnknown, &exitStatusError{Code: 255, Tail: "please run as root"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			fake := newFake(map[string]fakeResponse{
-				pveshStatus: {stdout: readGolden(t, "pvesh-status-standalone.json").Stdout},
-				pvecmStatus: tt.pvecm,
-			})
+			fake := newRunner(t)
+			fake.On(pveshStatus).ReplyGolden("pvesh-status-standalone.json")
+			fake.On(pvecmStatus).Reply(tt.pvecm)
 			st, err := NewNode(fake).Status(context.Background())
-			equalLines(t, fake.lines(), []string{pveshStatus, pvecmStatus})
-			if st.State != tt.state || (tt.errIs == nil) != (err == nil) || (tt.errIs != nil && !errors.Is(err, tt.errIs)) {
+			equalLines(t, fake.Lines(), []string{pveshStatus, pvecmStatus})
+			var failed *exitStatusError
+			matches := errors.Is(err, tt.errIs) || (errors.As(tt.errIs, &failed) && errors.As(err, &failed) && *failed == *tt.errIs.(*exitStatusError))
+			if st.State != tt.state || (tt.errIs == nil) != (err == nil) || (tt.errIs != nil && !matches) {
 				t.Errorf("state %v err %v; want %v, %v", st.State, err, tt.state, tt.errIs)
 			}
 		})
@@ -102,10 +103,11 @@ func TestStatusStandaloneShapeOnAMemberWithCorosyncDown(t *testing.T) {
 }
 
 func TestStatusFallbacks(t *testing.T) {
-	pveshDown := fakeResponse{stderr: "ipcc_send_rec[1] failed: Connection refused\n", code: 255}
+	pveshDown := pvetest.Output{Stderr: "ipcc_send_rec[1] failed: Connection refused\n", ExitCode: 255}
+	pmxcfsDown := pvetest.Output{Stderr: "pve configuration filesystem (pmxcfs) not mounted\n", ExitCode: 255}
 	tests := []struct {
 		name      string
-		responses map[string]fakeResponse
+		responses map[string]pvetest.Output
 		state     State
 		source    Source
 		calls     []string
@@ -113,47 +115,77 @@ func TestStatusFallbacks(t *testing.T) {
 	}{
 		{
 			name: "pvesh fails, pvecm says not quorate with exit 2",
-			responses: map[string]fakeResponse{
+			responses: map[string]pvetest.Output{
 				pveshStatus: pveshDown,
-				pvecmStatus: {stdout: readGolden(t, "pvecm-status-not-quorate.txt").Stdout, code: 2},
+				pvecmStatus: pvetest.Golden(t, "pvecm-status-not-quorate.txt").WithExit(2),
 			},
 			state: NotQuorate, source: SourcePvecm, calls: []string{pveshStatus, pvecmStatus},
 		},
 		{
 			name: "pvesh fails, pvecm says no cluster with exit 2",
-			responses: map[string]fakeResponse{
+			responses: map[string]pvetest.Output{
 				pveshStatus: pveshDown,
-				pvecmStatus: {stderr: readGolden(t, "pvecm-status-no-cluster.txt").Stderr, code: 2},
+				pvecmStatus: pvetest.Golden(t, "pvecm-status-no-cluster.txt").WithExit(2),
 			},
 			state: NotInCluster, source: SourcePvecm, calls: []string{pveshStatus, pvecmStatus},
 		},
 		{
 			name: "pmxcfs down: corosync-quorumtool answers",
-			responses: map[string]fakeResponse{
+			responses: map[string]pvetest.Output{
 				pveshStatus: pveshDown,
-				pvecmStatus: {stderr: "pve configuration filesystem (pmxcfs) not mounted\n", code: 255},
-				quorumtool:  {stdout: strings.SplitN(readGolden(t, "pvecm-status-quorate.txt").Stdout, "\n\n", 2)[1]},
+				pvecmStatus: pmxcfsDown,
+				quorumtool:  {Stdout: strings.SplitN(pvetest.Golden(t, "pvecm-status-quorate.txt").Stdout, "\n\n", 2)[1]},
 			},
 			state: Quorate, source: SourceQuorumtool, calls: []string{pveshStatus, pvecmStatus, quorumtool},
 		},
 		{
 			name: "nothing answers: corosync down",
-			responses: map[string]fakeResponse{
+			responses: map[string]pvetest.Output{
 				pveshStatus: pveshDown,
-				pvecmStatus: {stderr: "pve configuration filesystem (pmxcfs) not mounted\n", code: 255},
-				quorumtool:  {stderr: "Cannot initialize CMAP service\n", code: 1},
+				pvecmStatus: pmxcfsDown,
+				quorumtool:  {Stderr: "Cannot initialize CMAP service\n", ExitCode: 1},
 			},
 			calls: []string{pveshStatus, pvecmStatus, quorumtool}, errIs: ErrCorosyncDown,
+		},
+		{
+			name: "nothing answers: every cause kept",
+			responses: map[string]pvetest.Output{
+				pveshStatus: pveshDown,
+				pvecmStatus: pmxcfsDown,
+				quorumtool:  {Stderr: "quorumtool: unexpected failure\n", ExitCode: 1},
+			},
+			calls: []string{pveshStatus, pvecmStatus, quorumtool}, errIs: &exitStatusError{},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			fake := newFake(tt.responses)
+			fake := newRunner(t)
+			for line, out := range tt.responses {
+				fake.On(line).Reply(out)
+			}
 			st, err := NewNode(fake).Status(context.Background())
-			equalLines(t, fake.lines(), tt.calls)
+			equalLines(t, fake.Lines(), tt.calls)
 			if tt.errIs != nil {
-				if !errors.Is(err, tt.errIs) || !strings.HasPrefix(err.Error(), "pve2: status: ") {
+				var failed *exitStatusError
+				if !(errors.Is(err, tt.errIs) || errors.As(err, &failed)) || !strings.HasPrefix(err.Error(), "status: ") {
 					t.Errorf("error %v, want %v", err, tt.errIs)
+				}
+				// The causes of the fallbacks are kept, each with its source, in the order tried.
+				var unavailable *StatusUnavailableError
+				if !errors.As(err, &unavailable) {
+					t.Fatalf("error %#v is not a *StatusUnavailableError", err)
+				}
+				var sources []string
+				for _, tried := range unavailable.Tried {
+					sources = append(sources, string(tried.Source))
+				}
+				want := []string{string(SourcePvesh), string(SourcePvecm)}
+				if tt.errIs != ErrCorosyncDown {
+					want = append(want, string(SourceQuorumtool))
+				}
+				equalLines(t, sources, want)
+				if !errors.As(unavailable.Tried[0], &failed) || failed.Code != 255 {
+					t.Errorf("pvesh's cause %v: want its exit status 255 kept", unavailable.Tried[0])
 				}
 				return
 			}
@@ -165,12 +197,13 @@ func TestStatusFallbacks(t *testing.T) {
 }
 
 func TestStatusTransportErrorStops(t *testing.T) {
-	fake := newFake(map[string]fakeResponse{pveshStatus: {err: remote.ErrUnreachable}})
+	fake := newRunner(t)
+	fake.On(pveshStatus).Fail(remote.ErrUnreachable)
 	_, err := NewNode(fake).Status(context.Background())
 	if !errors.Is(err, remote.ErrUnreachable) {
 		t.Errorf("error %v", err)
 	}
-	equalLines(t, fake.lines(), []string{pveshStatus})
+	equalLines(t, fake.Lines(), []string{pveshStatus})
 }
 
 func TestJoinThroughFakeRunner(t *testing.T) {
@@ -186,12 +219,12 @@ func TestJoinThroughFakeRunner(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.golden, func(t *testing.T) {
-			g := readGolden(t, tt.golden)
-			fake := newFake(map[string]fakeResponse{line: {stdout: g.Stdout, stderr: g.Stderr}}) // exit 0 always
+			fake := newRunner(t)
+			fake.On(line).WantStdin("pw0rd\n").WantSecrets("pw0rd").ReplyGolden(tt.golden) // exit 0 always
 			jr, err := NewNode(fake).Join(context.Background(), opts)
-			equalLines(t, fake.lines(), []string{line})
-			if c := fake.calls[0]; string(c.Stdin) != "pw0rd\n" || len(c.Secrets) != 1 || c.Secrets[0] != "pw0rd" || c.Timeout != DefaultTimeouts().Join {
-				t.Errorf("stdin %q secrets %q timeout %v", c.Stdin, c.Secrets, c.Timeout)
+			equalLines(t, fake.Lines(), []string{line})
+			if c := fake.Calls()[0]; c.Timeout != DefaultTimeouts().Join {
+				t.Errorf("timeout %v", c.Timeout)
 			}
 			if tt.kind == "" {
 				if err != nil || jr.Node != "pve02" {
@@ -200,7 +233,7 @@ func TestJoinThroughFakeRunner(t *testing.T) {
 				return
 			}
 			var f *Failure
-			if !errors.As(err, &f) || f.Kind != tt.kind || !strings.HasPrefix(err.Error(), "pve2: join: ") {
+			if !errors.As(err, &f) || f.Kind != tt.kind || !strings.HasPrefix(err.Error(), "join: ") {
 				t.Errorf("error %v, want %s", err, tt.kind)
 			}
 		})
@@ -208,27 +241,26 @@ func TestJoinThroughFakeRunner(t *testing.T) {
 }
 
 func TestJoinTimeoutDuringQuorumWait(t *testing.T) {
-	out := readGolden(t, "join-success-pipe.txt").Stdout
+	out := pvetest.Golden(t, "join-success-pipe.txt").Stdout
 	partial := out[:strings.Index(out, "OK\n(re)generate")]
 	line := "cd / && pvecm add 198.51.100.11 --fingerprint " + testFP
-	fake := newFake(map[string]fakeResponse{line: {stdout: partial, err: remote.ErrTimeout}})
+	fake := newRunner(t)
+	fake.On(line).Reply(pvetest.Output{Stdout: partial}).Fail(remote.ErrTimeout)
 	_, err := NewNode(fake).WithTimeouts(Timeouts{Join: time.Minute}).Join(context.Background(), JoinOpts{Target: "198.51.100.11", Password: "pw", Fingerprint: testFP})
 	var f *Failure
 	if !errors.As(err, &f) || f.Kind != FailTimeout || f.Line != "waiting for quorum..." || !errors.Is(err, remote.ErrTimeout) {
 		t.Errorf("error %v", err)
 	}
-	if fake.calls[0].Timeout != time.Minute {
-		t.Errorf("timeout %v", fake.calls[0].Timeout)
+	if c := fake.Calls()[0]; c.Timeout != time.Minute {
+		t.Errorf("timeout %v", c.Timeout)
 	}
 }
 
 func TestCreateAndAdminThroughFakeRunner(t *testing.T) {
-	g := readGolden(t, "create-keygen.txt")
-	fake := newFake(map[string]fakeResponse{
-		"cd / && pvecm create demo --link0 198.51.100.11": {stdout: g.Stdout},
-		"cd / && pvecm delnode pve3":                      {stderr: "Cannot delete myself from cluster!\n", code: 255},
-		"cd / && pvecm qdevice remove":                    {stdout: "\nRemoved Qdevice.\n"},
-	})
+	fake := newRunner(t)
+	fake.On("cd / && pvecm create demo --link0 198.51.100.11").ReplyGolden("create-keygen.txt")
+	fake.On("cd / && pvecm delnode pve3").Reply(pvetest.Output{Stderr: "Cannot delete myself from cluster!\n", ExitCode: 255})
+	fake.On("cd / && pvecm qdevice remove").Reply(pvetest.Output{Stdout: "\nRemoved Qdevice.\n"})
 	n := NewNode(fake)
 	cr, err := n.Create(context.Background(), CreateOpts{ClusterName: "demo", Links: []Link{{Number: 0, Addr: "198.51.100.11"}}})
 	if err != nil || !cr.KeyGenerated {
@@ -245,16 +277,15 @@ func TestCreateAndAdminThroughFakeRunner(t *testing.T) {
 }
 
 func TestQueriesThroughFakeRunner(t *testing.T) {
-	fake := newFake(map[string]fakeResponse{
-		"cd / && pvesh get /cluster/config/join --output-format json":  {stdout: readGolden(t, "pvesh-join-info.json").Stdout},
-		"cd / && pvesh get /cluster/config/nodes --output-format json": {stdout: readGolden(t, "pvesh-nodes.json").Stdout},
-		"cd / && pveversion -v":                          {stdout: readGolden(t, "pveversion-v-9.txt").Stdout},
-		"cd / && pvenode cert info --output-format json": {stderr: "pvenode: command not found\n", code: 127},
-		opensslFingerprintScript:                         {stdout: readGolden(t, "openssl-fingerprint.txt").Stdout},
-		"cd / && corosync-cmapctl -m stats stats.knet.":  {stdout: readGolden(t, "cmapctl-knet.txt").Stdout},
-		"cd / && corosync-cfgtool -s && echo quorate-cfgtool-n && corosync-cfgtool -n": {
-			stdout: readGolden(t, "cfgtool-s.txt").Stdout + "quorate-cfgtool-n\n" + readGolden(t, "cfgtool-n.txt").Stdout,
-		},
+	fake := newRunner(t)
+	fake.On("cd / && pvesh get /cluster/config/join --output-format json").ReplyGolden("pvesh-join-info.json")
+	fake.On("cd / && pvesh get /cluster/config/nodes --output-format json").ReplyGolden("pvesh-nodes.json")
+	fake.On("cd / && pveversion -v").ReplyGolden("pveversion-v-9.txt")
+	fake.On("cd / && pvenode cert info --output-format json").Reply(pvetest.Output{Stderr: "pvenode: command not found\n", ExitCode: 127})
+	fake.On(opensslFingerprintScript).ReplyGolden("openssl-fingerprint.txt")
+	fake.On("cd / && corosync-cmapctl -m stats stats.knet.").ReplyGolden("cmapctl-knet.txt")
+	fake.On("cd / && corosync-cfgtool -s && echo quorate-cfgtool-n && corosync-cfgtool -n").Reply(pvetest.Output{
+		Stdout: pvetest.Golden(t, "cfgtool-s.txt").Stdout + "quorate-cfgtool-n\n" + pvetest.Golden(t, "cfgtool-n.txt").Stdout,
 	})
 	n := NewNode(fake)
 	ctx := context.Background()
@@ -281,9 +312,9 @@ func TestQueriesThroughFakeRunner(t *testing.T) {
 }
 
 func TestJoinInfoOnStandaloneNode(t *testing.T) {
-	fake := newFake(map[string]fakeResponse{
-		"cd / && pvesh get /cluster/config/join --output-format json": {stderr: "node is not in a cluster, no join info available!\n", code: 255},
-	})
+	fake := newRunner(t)
+	fake.On("cd / && pvesh get /cluster/config/join --output-format json").
+		Reply(pvetest.Output{Stderr: "node is not in a cluster, no join info available!\n", ExitCode: 255})
 	_, err := NewNode(fake).JoinInfo(context.Background())
 	if !errors.Is(err, ErrNotInCluster) {
 		t.Errorf("error %v", err)
@@ -298,7 +329,7 @@ func TestDeadlineIsOurs(t *testing.T) {
 			t.Error("no deadline")
 		}
 		seen = time.Until(dl)
-		return remote.Result{Stdout: []byte(readGolden(t, "pveversion-v-9.txt").Stdout)}, nil
+		return remote.Result{Stdout: []byte(pvetest.Golden(t, "pveversion-v-9.txt").Stdout)}, nil
 	})
 	if _, err := NewNode(r).WithTimeouts(Timeouts{Query: 3 * time.Second}).Version(context.Background()); err != nil {
 		t.Fatal(err)
@@ -316,10 +347,9 @@ func (f runnerFunc) Run(ctx context.Context, cmd remote.Command) (remote.Result,
 }
 
 func TestStatusKeepsPveshAnswerWhenPvecmFails(t *testing.T) {
-	fake := newFake(map[string]fakeResponse{
-		pveshStatus: {stdout: readGolden(t, "pvesh-status-clustered.json").Stdout},
-		pvecmStatus: {stderr: "Cannot initialize CMAP service\n", code: 1},
-	})
+	fake := newRunner(t)
+	fake.On(pveshStatus).ReplyGolden("pvesh-status-clustered.json")
+	fake.On(pvecmStatus).Reply(pvetest.Output{Stderr: "Cannot initialize CMAP service\n", ExitCode: 1})
 	st, err := NewNode(fake).Status(context.Background())
 	if err != nil || st.State != Quorate || st.VotesKnown || len(st.Members) != 2 {
 		t.Errorf("%+v %v", st, err)
@@ -327,7 +357,8 @@ func TestStatusKeepsPveshAnswerWhenPvecmFails(t *testing.T) {
 }
 
 func TestNodelistOnStandaloneNode(t *testing.T) {
-	fake := newFake(map[string]fakeResponse{"cd / && pvesh get /cluster/config/nodes --output-format json": {stdout: "[]\n"}})
+	fake := newRunner(t)
+	fake.On("cd / && pvesh get /cluster/config/nodes --output-format json").Reply(pvetest.Output{Stdout: "[]\n"})
 	if _, err := NewNode(fake).Nodelist(context.Background()); !errors.Is(err, ErrNotInCluster) {
 		t.Errorf("error %v", err)
 	}

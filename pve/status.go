@@ -15,13 +15,70 @@ var ErrCorosyncDown = errors.New("corosync is not running and pmxcfs cannot answ
 
 const notInClusterText = "does not exist - is this node part of a cluster?"
 
+// SourceError is why one source of cluster status gave no answer.
+type SourceError struct {
+	Source Source
+	Err    error
+}
+
+func (e *SourceError) Error() string { return string(e.Source) + ": " + e.Err.Error() }
+func (e *SourceError) Unwrap() error { return e.Err }
+
+// StatusUnavailableError is Status failing after every source it tried: Tried holds each
+// source's own error in the order tried, for errors.As to reach. Cause, when set, is what
+// the failures mean together (ErrCorosyncDown).
+type StatusUnavailableError struct {
+	Cause error
+	Tried []*SourceError
+}
+
+func (e *StatusUnavailableError) Error() string {
+	tried := make([]string, len(e.Tried))
+	for i, t := range e.Tried {
+		tried[i] = t.Error()
+	}
+	if e.Cause == nil {
+		return strings.Join(tried, "; ")
+	}
+	return fmt.Sprintf("%v (%s)", e.Cause, strings.Join(tried, "; "))
+}
+
+func (e *StatusUnavailableError) Unwrap() []error {
+	errs := make([]error, 0, len(e.Tried)+1)
+	if e.Cause != nil {
+		errs = append(errs, e.Cause)
+	}
+	for _, t := range e.Tried {
+		errs = append(errs, t)
+	}
+	return errs
+}
+
+// exitStatusError is a tool that ran and failed without output quorate could read.
+type exitStatusError struct {
+	Code int
+	Tail string // its last lines
+}
+
+func (e *exitStatusError) Error() string {
+	return fmt.Sprintf("exit status %d: %s", e.Code, e.Tail)
+}
+
+func toolFailed(res remote.Result, streams string) error {
+	return &exitStatusError{Code: res.ExitCode, Tail: strings.Join(lastLines(streams, 2), " / ")}
+}
+
 // Status asks the node about its cluster: pvesh's JSON first (and `pvecm status` for the
 // votequorum figures pvesh lacks), then `pvecm status`, then `corosync-quorumtool -siH` when
 // pmxcfs cannot answer. pvesh's standalone answer is confirmed by `pvecm status`, since a
 // member whose corosync is down looks standalone to pvesh. The exit status of pvecm never
-// decides the answer: 2 means both "not quorate" and "no cluster".
+// decides the answer: 2 means both "not quorate" and "no cluster". When no source answers,
+// the error is a *StatusUnavailableError holding each source's cause.
 func (n *Node) Status(ctx context.Context) (ClusterStatus, error) {
-	var failures []string
+	unavailable := &StatusUnavailableError{}
+	tried := func(src Source, err error) {
+		unavailable.Tried = append(unavailable.Tried, &SourceError{Source: src, Err: err})
+	}
 	res, err := n.run(ctx, remote.Command{Line: "cd / && pvesh get /cluster/status --output-format json"}, n.timeouts.Query)
 	if err != nil {
 		return ClusterStatus{}, n.wrap("status", err)
@@ -35,9 +92,9 @@ func (n *Node) Status(ctx context.Context) (ClusterStatus, error) {
 			n.addVotes(ctx, &st)
 			return st, nil
 		}
-		failures = append(failures, "pvesh: "+perr.Error())
+		tried(SourcePvesh, perr)
 	} else {
-		failures = append(failures, fmt.Sprintf("pvesh: exit status %d: %s", res.ExitCode, strings.Join(lastLines(string(res.Stderr), 2), " / ")))
+		tried(SourcePvesh, toolFailed(res, string(res.Stderr)))
 	}
 
 	st, _, err := n.pvecmStatus(ctx)
@@ -45,10 +102,11 @@ func (n *Node) Status(ctx context.Context) (ClusterStatus, error) {
 		return st, nil
 	}
 	var pe *ParseError
-	if !errors.As(err, &pe) && !errors.Is(err, errToolFailed) {
+	var failed *exitStatusError
+	if !errors.As(err, &pe) && !errors.As(err, &failed) {
 		return ClusterStatus{}, n.wrap("status", err)
 	}
-	failures = append(failures, "pvecm status: "+err.Error())
+	tried(SourcePvecm, err)
 
 	res, err = n.run(ctx, remote.Command{Line: "cd / && corosync-quorumtool -siH"}, n.timeouts.Query)
 	if err != nil {
@@ -60,13 +118,12 @@ func (n *Node) Status(ctx context.Context) (ClusterStatus, error) {
 		return st, nil
 	}
 	if strings.Contains(string(res.Stderr), "Cannot initialize CMAP service") {
-		return ClusterStatus{}, n.wrap("status", fmt.Errorf("%w (%s)", ErrCorosyncDown, strings.Join(failures, "; ")))
+		unavailable.Cause = ErrCorosyncDown
+		return ClusterStatus{}, n.wrap("status", unavailable)
 	}
-	failures = append(failures, fmt.Sprintf("corosync-quorumtool: exit status %d: %s", res.ExitCode, strings.Join(lastLines(string(res.Stderr)+string(res.Stdout), 2), " / ")))
-	return ClusterStatus{}, n.wrap("status", errors.New(strings.Join(failures, "; ")))
+	tried(SourceQuorumtool, toolFailed(res, string(res.Stderr)+string(res.Stdout)))
+	return ClusterStatus{}, n.wrap("status", unavailable)
 }
-
-var errToolFailed = errors.New("tool failed")
 
 // pvecmStatus runs `pvecm status`, telling "not in a cluster" by its text.
 func (n *Node) pvecmStatus(ctx context.Context) (ClusterStatus, remote.Result, error) {
@@ -83,7 +140,7 @@ func (n *Node) pvecmStatus(ctx context.Context) (ClusterStatus, remote.Result, e
 		return st, res, nil
 	}
 	if res.ExitCode != 0 {
-		return ClusterStatus{}, res, fmt.Errorf("%w: exit status %d: %s", errToolFailed, res.ExitCode, strings.Join(lastLines(string(res.Stderr), 2), " / "))
+		return ClusterStatus{}, res, toolFailed(res, string(res.Stderr))
 	}
 	return ClusterStatus{}, res, perr
 }
@@ -101,7 +158,8 @@ func (n *Node) confirmStandalone(ctx context.Context, st ClusterStatus) (Cluster
 		return q, nil // corosync answers after all: pmxcfs had not caught up
 	}
 	var pe *ParseError
-	if !errors.As(err, &pe) && !errors.Is(err, errToolFailed) {
+	var failed *exitStatusError
+	if !errors.As(err, &pe) && !errors.As(err, &failed) {
 		return ClusterStatus{}, n.wrap("status", err)
 	}
 	if strings.Contains(string(res.Stderr), "Cannot initialize CMAP service") {

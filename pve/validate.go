@@ -12,20 +12,12 @@ import (
 // check gives the user a clear message, the quoting makes injection impossible even if a check
 // is ever loosened.
 
-// pveNodeRe is PVE's pve-node format (§1.5).
-var pveNodeRe = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$`)
+func validNodeName(s string) bool { return NodeNameProblem(s) == "" }
 
-func validNodeName(s string) bool {
-	return len(s) <= 63 && pveNodeRe.MatchString(s)
-}
-
-// validClusterName applies pvecm create's rules: pve-node format, at most 15 characters.
+// validClusterName applies pvecm create's rules.
 func validClusterName(s string) error {
-	if !pveNodeRe.MatchString(s) {
-		return fmt.Errorf("cluster name %q: only letters, digits and inner hyphens are allowed", clip(s, 40))
-	}
-	if len(s) > 15 {
-		return fmt.Errorf("cluster name %q: at most 15 characters", s)
+	if problem := ClusterNameProblem(s); problem != "" {
+		return fmt.Errorf("cluster name %s", problem)
 	}
 	return nil
 }

@@ -51,13 +51,32 @@ type ExitError struct {
 	Stderr string // already redacted, trimmed
 }
 
+// Error leaves Host out, as every error of this package does: the caller names the host once.
 func (e *ExitError) Error() string {
-	msg := fmt.Sprintf("%s: %q exited with status %d", e.Host, e.Cmd, e.Code)
+	msg := fmt.Sprintf("%q exited with status %d", e.Cmd, e.Code)
 	if e.Stderr != "" {
 		msg += ": " + lastLines(e.Stderr, 3)
 	}
 	return msg
 }
+
+// Error is a failure of one operation on one host other than a non-zero exit. Its text leaves
+// Host out: the layer that fans out over hosts names each one once, by the name it knows it by
+// (a PVE node name, say), so that no message reads "host: step: host: ...".
+type Error struct {
+	Host string // the host as given to Dial
+	Op   string // what was attempted: a quoted, redacted command line, "upload PATH", ...; "" for Dial
+	Err  error
+}
+
+func (e *Error) Error() string {
+	if e.Op == "" {
+		return e.Err.Error()
+	}
+	return e.Op + ": " + e.Err.Error()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
 
 // ErrTimeout is wrapped by Run's error when the command's own Timeout expired.
 var ErrTimeout = errors.New("command timed out")

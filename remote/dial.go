@@ -19,7 +19,17 @@ import (
 // "user@host:port"), through any jump hosts, verifies every host key and authenticates. The
 // returned Client is the one connection to host for the whole run. Errors match ErrUnreachable,
 // ErrAuth, ErrHostKeyUnknown or ErrHostKeyChanged; only unreachable ones are retried.
+//
+// Its errors are *Error with Host set; their text leaves the host out (see Error).
 func Dial(ctx context.Context, host string, cfg Config) (*Client, error) {
+	c, err := dial(ctx, host, cfg)
+	if err != nil {
+		return nil, &Error{Host: host, Err: err}
+	}
+	return c, nil
+}
+
+func dial(ctx context.Context, host string, cfg Config) (*Client, error) {
 	r, err := resolve(host, cfg)
 	if err != nil {
 		return nil, err
@@ -87,7 +97,7 @@ func isTransient(err error) bool {
 func dialOnce(ctx context.Context, host string, r *route, cfg Config) (*Client, error) {
 	keys, err := newHostKeys(r.knownHosts, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", host, err)
+		return nil, err
 	}
 	hops := append(append([]endpoint(nil), r.jumps...), r.target)
 	var clients []*ssh.Client
@@ -127,7 +137,7 @@ func dialOnce(ctx context.Context, host string, r *route, cfg Config) (*Client, 
 			if !isTarget {
 				err = fmt.Errorf("jump host %s: %w", ep.name, err)
 			}
-			return nil, fmt.Errorf("%s: %w", host, err)
+			return nil, err
 		}
 		clients = append(clients, c)
 		if !isTarget {
@@ -137,7 +147,7 @@ func dialOnce(ctx context.Context, host string, r *route, cfg Config) (*Client, 
 	}
 	if err := keys.record(); err != nil {
 		closeAll()
-		return nil, fmt.Errorf("%s: %w", host, err)
+		return nil, err
 	}
 	c := newClient(host, clients, targetKey, cfg)
 	c.via = strings.Join(via, ",")

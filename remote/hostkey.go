@@ -20,7 +20,8 @@ import (
 func Fingerprint(key ssh.PublicKey) string { return ssh.FingerprintSHA256(key) }
 
 // HostKeyUnknownError reports a host whose key is not in known_hosts. It matches
-// ErrHostKeyUnknown with errors.Is. Its text leaves out Host: Dial's error starts with it.
+// ErrHostKeyUnknown with errors.Is. Its text leaves out Host (see Error) and how to accept
+// the key with quorate: that advice depends on the command, which gives it.
 type HostKeyUnknownError struct {
 	Host           string // the host (or jump host) as given
 	Addr           string // host:port, as looked up in known_hosts
@@ -37,8 +38,8 @@ func (e *HostKeyUnknownError) Error() string {
 			e.Addr, e.KeyType, e.Fingerprint, e.Refused)
 	}
 	return fmt.Sprintf("host key unknown: %s presents %s key %s, which is not in %s; "+
-		"check it against the host's console (ssh-keygen -lf /etc/ssh/ssh_host_%s_key.pub), then accept it "+
-		"with \"quorate init --accept-new-host-keys\" or add it with \"ssh-keyscan -p %s -t %s %s >> %s\"",
+		"check it against the host's console (ssh-keygen -lf /etc/ssh/ssh_host_%s_key.pub) before accepting it, "+
+		"or add it yourself with \"ssh-keyscan -p %s -t %s %s >> %s\"",
 		e.Addr, e.KeyType, e.Fingerprint, e.KnownHostsFile,
 		keyFileSuffix(e.KeyType), port, e.KeyType, host, e.KnownHostsFile)
 }
@@ -46,7 +47,7 @@ func (e *HostKeyUnknownError) Error() string {
 func (e *HostKeyUnknownError) Is(target error) bool { return target == ErrHostKeyUnknown }
 
 // HostKeyChangedError carries what a user needs to act on a changed host key. It matches
-// ErrHostKeyChanged with errors.Is. Its text leaves out Host: Dial's error starts with it.
+// ErrHostKeyChanged with errors.Is. Its text leaves out Host (see Error).
 type HostKeyChangedError struct {
 	Host           string
 	Addr           string // host:port, as looked up in known_hosts

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/kevinburke/ssh_config"
+
+	"github.com/quorate/quorate/internal/hostspec"
 )
 
 // endpoint is one SSH server on the way to a host: the target or a jump hop.
@@ -118,20 +120,20 @@ func resolve(host string, cfg Config) (*route, error) {
 	r := &route{target: target}
 	alias := target.name
 	if pc := sc.get(alias, "ProxyCommand"); pc != "" && !strings.EqualFold(pc, "none") {
-		return nil, fmt.Errorf("%s: ssh config sets ProxyCommand, which quorate does not support; use ProxyJump", host)
+		return nil, errors.New("ssh config sets ProxyCommand, which quorate does not support; use ProxyJump")
 	}
 	if r.jumps, err = resolveJumps(sc, firstNonEmpty(cfg.Jump, sc.get(alias, "ProxyJump")), cfg, home); err != nil {
-		return nil, fmt.Errorf("%s: ProxyJump: %w", host, err)
+		return nil, fmt.Errorf("ProxyJump: %w", err)
 	}
 	if r.knownHosts = knownHostsFiles(sc, cfg, target, home); len(r.knownHosts) == 0 {
-		return nil, fmt.Errorf("%s: no known_hosts file: set one (no home directory)", host)
+		return nil, errors.New("no known_hosts file: set one (no home directory)")
 	}
 	r.agentSocket = agentSocket(sc, cfg, target, home)
 	if r.connectTimeout, err = seconds(sc, alias, "ConnectTimeout"); err != nil {
-		return nil, fmt.Errorf("%s: %w", host, err)
+		return nil, err
 	}
 	if r.keepAlive, err = seconds(sc, alias, "ServerAliveInterval"); err != nil {
-		return nil, fmt.Errorf("%s: %w", host, err)
+		return nil, err
 	}
 	if sc.get(alias, "ServerAliveInterval") == "0" {
 		r.keepAlive = -1 // disabled, as in OpenSSH
@@ -250,34 +252,13 @@ func resolveEndpoint(sc *sshConfig, spec, defUser, lastUser string, defPort int,
 	return ep, nil
 }
 
-// splitHostSpec splits "[user@]host[:port]"; host may be a bare or bracketed IPv6 address.
+// splitHostSpec splits "[user@]host[:port]" with the project's one reader of that form.
 func splitHostSpec(spec string) (usr, host string, port int, err error) {
-	if i := strings.LastIndex(spec, "@"); i >= 0 {
-		usr, spec = spec[:i], spec[i+1:]
-		if usr == "" {
-			return "", "", 0, fmt.Errorf("%q: empty user name", spec)
-		}
+	sp, err := hostspec.Parse(spec)
+	if err != nil {
+		return "", "", 0, err
 	}
-	host = spec
-	if strings.HasPrefix(spec, "[") && strings.HasSuffix(spec, "]") {
-		host = spec[1 : len(spec)-1]
-	} else if net.ParseIP(spec) == nil && strings.Contains(spec, ":") || strings.HasPrefix(spec, "[") {
-		h, p, splitErr := net.SplitHostPort(spec)
-		if splitErr != nil {
-			return "", "", 0, fmt.Errorf("%q: %v", spec, splitErr)
-		}
-		host = h
-		if p != "" {
-			port, err = strconv.Atoi(p)
-			if err != nil || port <= 0 || port > 65535 {
-				return "", "", 0, fmt.Errorf("%q: bad port %q", spec, p)
-			}
-		}
-	}
-	if host == "" || strings.ContainsAny(host, " \t\r\n/") {
-		return "", "", 0, fmt.Errorf("%q: not a host name or address", spec)
-	}
-	return usr, host, port, nil
+	return sp.User, sp.Host, sp.Port, nil
 }
 
 // expandTokens expands the ssh_config tokens quorate can know: %h %p %r %u %d %n %%, and ~.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -47,7 +48,7 @@ func (c *Client) run(ctx context.Context, cmd Command, redacted string) (Result,
 		defer cancel()
 	}
 	fail := func(what string, err error) (Result, error) {
-		return res, fmt.Errorf("%s: %q: %s: %w", c.host, redacted, what, redactErr(err, cmd.Secrets))
+		return res, &Error{Host: c.host, Op: strconv.Quote(redacted), Err: fmt.Errorf("%s: %w", what, redactErr(err, cmd.Secrets))}
 	}
 	release, err := c.acquire(timeoutCtx)
 	if err != nil {
@@ -93,8 +94,8 @@ func (c *Client) run(ctx context.Context, cmd Command, redacted string) (Result,
 
 	res, err = c.outcome(cmd, redacted, stdout.Bytes(), stderr.Bytes(), marker, waitErr)
 	if dropped := stdout.Dropped() + stderr.Dropped(); err == nil && dropped > 0 {
-		err = fmt.Errorf("%s: %q: output beyond %d bytes per stream discarded (%d bytes): %w",
-			c.host, redacted, c.maxOutput, dropped, ErrOutputTooLarge)
+		err = &Error{Host: c.host, Op: strconv.Quote(redacted), Err: fmt.Errorf("output beyond %d bytes per stream discarded (%d bytes): %w",
+			c.maxOutput, dropped, ErrOutputTooLarge)}
 	}
 	return res, err
 }
@@ -112,12 +113,12 @@ func (c *Client) outcome(cmd Command, redacted string, stdout, stderr []byte, ma
 		res.ExitCode = exitErr.ExitStatus()
 	default:
 		res.ExitCode = -1
-		return res, fmt.Errorf("%s: %q: waiting for its end: %w", c.host, redacted, redactErr(waitErr, cmd.Secrets))
+		return res, &Error{Host: c.host, Op: strconv.Quote(redacted), Err: fmt.Errorf("waiting for its end: %w", redactErr(waitErr, cmd.Secrets))}
 	}
 	if !startedOut || !startedErr {
 		// The login shell gave up before running anything (nologin, a broken .bashrc).
-		return res, fmt.Errorf("%s: %q: the remote login shell did not run the command (exit status %d): %s",
-			c.host, redacted, res.ExitCode, lastLines(Redact(string(res.Stdout)+string(res.Stderr), cmd.Secrets), 3))
+		return res, &Error{Host: c.host, Op: strconv.Quote(redacted), Err: fmt.Errorf("the remote login shell did not run the command (exit status %d): %s",
+			res.ExitCode, lastLines(Redact(string(res.Stdout)+string(res.Stderr), cmd.Secrets), 3))}
 	}
 	if res.ExitCode != 0 {
 		return res, &ExitError{Host: c.host, Cmd: redacted, Code: res.ExitCode,

@@ -38,7 +38,7 @@ func (c *Client) Upload(ctx context.Context, p string, data []byte, mode uint32)
 	c.log.LogAttrs(ctx, levelFor(err), "remote upload", slog.String("path", p), slog.Int("bytes", len(data)),
 		slog.String("sha256", hex.EncodeToString(sum[:])), slog.Duration("duration", time.Since(start).Round(time.Millisecond)), slogErr(err))
 	if err != nil {
-		return fmt.Errorf("%s: upload %s: %w", c.host, p, err)
+		return &Error{Host: c.host, Op: "upload " + p, Err: err}
 	}
 	return nil
 }
@@ -63,7 +63,7 @@ func (c *Client) Download(ctx context.Context, p string) ([]byte, error) {
 	c.log.LogAttrs(ctx, levelFor(err), "remote download", slog.String("path", p), slog.Int("bytes", len(data)),
 		slog.Duration("duration", time.Since(start).Round(time.Millisecond)), slogErr(err))
 	if err != nil {
-		return nil, fmt.Errorf("%s: download %s: %w", c.host, p, err)
+		return nil, &Error{Host: c.host, Op: "download " + p, Err: err}
 	}
 	return data, nil
 }

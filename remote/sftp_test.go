@@ -70,8 +70,9 @@ func TestUploadFailureLeavesTargetAlone(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			err := c.Upload(context.Background(), tt.path, []byte("data"), 0o644)
-			if err == nil || !strings.Contains(err.Error(), f.srv.Addr()) {
-				t.Errorf("Upload(%s) = %v, want an error naming the host", tt.path, err)
+			var re *remote.Error
+			if !errors.As(err, &re) || re.Host != f.srv.Addr() || !strings.Contains(err.Error(), tt.path) {
+				t.Errorf("Upload(%s) = %v, want a *remote.Error for host %s naming the path", tt.path, err, f.srv.Addr())
 			}
 		})
 	}
@@ -130,7 +131,10 @@ func TestUploadChecksumMismatchIsCaught(t *testing.T) {
 	if err == nil {
 		t.Fatal("Upload of a corrupted transfer succeeded")
 	}
-	for _, want := range []string{f.srv.Addr(), target, "SHA-256"} {
+	if re := (*remote.Error)(nil); !errors.As(err, &re) || re.Host != f.srv.Addr() {
+		t.Errorf("error %#v: want a *remote.Error with Host %s", err, f.srv.Addr())
+	}
+	for _, want := range []string{target, "SHA-256"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}
