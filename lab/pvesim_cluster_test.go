@@ -13,7 +13,7 @@ import (
 const notInCluster = "Error: Corosync config '/etc/pve/corosync.conf' does not exist - is this node part of a cluster?\n"
 
 // TestPvesimCluster builds a 3-node cluster by running pvecm by hand over ssh, as in
-// pve-behaviour.md, and checks the transcripts, real corosync quorum and its loss.
+// docs/pve.md, and checks the transcripts, real corosync quorum and its loss.
 func TestPvesimCluster(t *testing.T) {
 	t.Parallel()
 	l := pvesimLab(t, 3)

@@ -118,7 +118,7 @@ func eventually(t *testing.T, limit time.Duration, what string, check func() (bo
 
 var backupLine = regexp.MustCompile(`backup old database to '/var/lib/pve-cluster/backup/config-\d+\.sql\.gz'`)
 
-// joinTranscript is §2.2's transcript for a join without --fingerprint.
+// joinTranscript is docs/pve.md §2.2's transcript for a join without --fingerprint.
 func joinTranscript(member, fp, joinerIP, joiner string) string {
 	return "Establishing API connection with host '" + member + "'\n" +
 		"The authenticity of host '" + member + "' can't be established.\n" +

@@ -15,7 +15,7 @@ type DelNodeResult struct {
 	Killed bool
 }
 
-// DelNodeCommand builds `pvecm delnode <name>`. The CLI refuses IP addresses (§3.4).
+// DelNodeCommand builds `pvecm delnode <name>`. The CLI refuses IP addresses (docs/pve.md §3.4).
 func DelNodeCommand(name string) (remote.Command, error) {
 	if !validNodeName(name) {
 		return remote.Command{}, fmt.Errorf("delnode: %q is not a node name", clip(name, 60))
@@ -63,7 +63,7 @@ func (n *Node) DelNode(ctx context.Context, name string) (DelNodeResult, error) 
 // UpdateCertsOpts are the options of `pvecm updatecerts`.
 type UpdateCertsOpts struct {
 	Force             bool // regenerate the node certificate
-	UnmergeKnownHosts bool // drop the legacy shared known_hosts (§7)
+	UnmergeKnownHosts bool // drop the legacy shared known_hosts (docs/pve.md §7)
 }
 
 // UpdateCertsCommand builds `pvecm updatecerts`.
@@ -83,7 +83,7 @@ var updatecertsRules = append([]rule{
 	{FailTimeout, has("got timeout when trying to ensure cluster certificates")},
 }, commonRules...)
 
-// UpdateCerts runs `pvecm updatecerts` (§3.5).
+// UpdateCerts runs `pvecm updatecerts` (docs/pve.md §3.5).
 func (n *Node) UpdateCerts(ctx context.Context, o UpdateCertsOpts) error {
 	res, err := n.run(ctx, UpdateCertsCommand(o), n.timeouts.UpdateCerts)
 	if err != nil {
@@ -133,7 +133,7 @@ var qdeviceRules = append([]rule{
 	{FailSSH, has("Permission denied", "Host key verification failed", "ssh-copy-id: ERROR")},
 }, commonRules...)
 
-// QDeviceSetup adds the qnetd host at address as a QDevice (§3.6), run on one member.
+// QDeviceSetup adds the qnetd host at address as a QDevice (docs/pve.md §3.6), run on one member.
 func (n *Node) QDeviceSetup(ctx context.Context, address string, force bool) error {
 	cmd, err := QDeviceSetupCommand(address, force)
 	if err != nil {
@@ -146,7 +146,7 @@ func (n *Node) QDeviceSetup(ctx context.Context, address string, force bool) err
 	return n.wrap("qdevice setup", nilIfNoFailure(ClassifyQDevice("qdevice setup", string(res.Stdout), string(res.Stderr), res.ExitCode)))
 }
 
-// QDeviceRemove removes the QDevice (§3.6).
+// QDeviceRemove removes the QDevice (docs/pve.md §3.6).
 func (n *Node) QDeviceRemove(ctx context.Context) error {
 	res, err := n.run(ctx, remote.Command{Line: shellLine([]string{"pvecm", "qdevice", "remove"})}, n.timeouts.QDevice)
 	if err != nil {

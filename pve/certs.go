@@ -52,7 +52,8 @@ func ParseCertInfo(out string) ([]CertInfo, error) {
 }
 
 // ServedFingerprint picks the certificate pveproxy serves: pveproxy-ssl.pem when present (a
-// custom or ACME certificate), else pve-ssl.pem (§5). --fingerprint must match that one.
+// custom or ACME certificate), else pve-ssl.pem (docs/pve.md §5). --fingerprint must match
+// that one.
 func ServedFingerprint(certs []CertInfo) (string, error) {
 	for _, want := range []string{"pveproxy-ssl.pem", "pve-ssl.pem"} {
 		for _, c := range certs {

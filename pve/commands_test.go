@@ -147,7 +147,7 @@ func TestAdminCommands(t *testing.T) {
 		t.Errorf("delnode %q", cmd.Line)
 	}
 	if _, err := DelNodeCommand("198.51.100.13"); err == nil {
-		t.Error("delnode by IP accepted; the CLI refuses it (§3.4)")
+		t.Error("delnode by IP accepted; the CLI refuses it (docs/pve.md §3.4)")
 	}
 	if got := UpdateCertsCommand(UpdateCertsOpts{Force: true, UnmergeKnownHosts: true}).Line; got != "cd / && pvecm updatecerts --force 1 --unmerge-known-hosts 1" {
 		t.Errorf("updatecerts %q", got)

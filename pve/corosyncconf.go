@@ -165,9 +165,9 @@ func itemKey(s *confSection, id, alt string) string {
 	return s.values[alt]
 }
 
-// Bytes writes the configuration exactly as PVE's write_conf does (§1.6): keys sorted at
-// every level, two-space indent, a blank line after each top-level section, nodelist nodes
-// sorted by name and totem interfaces by link number, both where their key sorts.
+// Bytes writes the configuration exactly as PVE's write_conf does (docs/pve.md §1.6): keys
+// sorted at every level, two-space indent, a blank line after each top-level section, nodelist
+// nodes sorted by name and totem interfaces by link number, both where their key sorts.
 func (c *CorosyncConf) Bytes() []byte {
 	var b strings.Builder
 	c.sorted().write(&b, "")

@@ -173,11 +173,11 @@ func (c *CorosyncConf) RemoveNode(name string) bool {
 // Link is one corosync link of a cluster being created or joined.
 type Link struct {
 	Number   int    // 0..7
-	Addr     string // an IP address; names resolve to surprises (§6.2)
+	Addr     string // an IP address; names resolve to surprises (docs/pve.md §6.2)
 	Priority int    // 0..255, create only; 0 is omitted
 }
 
-// NewClusterConf is the corosync.conf `pvecm create` writes (§1.6), config_version 1.
+// NewClusterConf is the corosync.conf `pvecm create` writes (docs/pve.md §1.6), config_version 1.
 // tokenCoefficient < 0 leaves token_coefficient out, as pve-cluster before 9.1.0 does.
 func NewClusterConf(clusterName string, node ConfNode, links []Link, tokenCoefficient int) (*CorosyncConf, error) {
 	if err := validClusterName(clusterName); err != nil {

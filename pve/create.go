@@ -21,7 +21,7 @@ type CreateOpts struct {
 
 // CreateResult is a create pvecm reported as done.
 type CreateResult struct {
-	// KeyGenerated is false when an existing /etc/corosync/authkey was reused (§1.4).
+	// KeyGenerated is false when an existing /etc/corosync/authkey was reused (docs/pve.md §1.4).
 	KeyGenerated bool
 }
 
@@ -52,7 +52,7 @@ func CreateCommand(o CreateOpts) (remote.Command, error) {
 }
 
 // Create runs `pvecm create` on this node. Like add, create runs in a worker and exits 0 when
-// it fails, so the verdict comes from its output (§1.2-1.5).
+// it fails, so the verdict comes from its output (docs/pve.md §1.2-1.5).
 func (n *Node) Create(ctx context.Context, o CreateOpts) (CreateResult, error) {
 	cmd, err := CreateCommand(o)
 	if err != nil {
@@ -76,8 +76,8 @@ var createRules = append([]rule{
 
 const createDoneLine = "Restart corosync and cluster filesystem"
 
-// ClassifyCreate reads the output of `pvecm create`. Success is the final line of §1.4 with
-// nothing on stderr: the worker's failure is the only thing pvecm prints there.
+// ClassifyCreate reads the output of `pvecm create`. Success is the final line of docs/pve.md §1.4
+// with nothing on stderr: the worker's failure is the only thing pvecm prints there.
 func ClassifyCreate(stdout, stderr string) (CreateResult, *Failure) {
 	var cr CreateResult
 	done := false

@@ -44,7 +44,7 @@ type Facts struct {
 	Missing []string
 }
 
-// ClusterFiles are the files whose presence makes a node not fresh (§2.5a).
+// ClusterFiles are the files whose presence makes a node not fresh (docs/pve.md §2.5a).
 type ClusterFiles struct {
 	PVECorosyncConf bool // /etc/pve/corosync.conf
 	CorosyncAuthkey bool // /etc/corosync/authkey

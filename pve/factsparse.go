@@ -351,7 +351,7 @@ func (f Facts) Addresses() []netip.Addr {
 }
 
 // HasAddress reports whether a is configured on one of the node's interfaces, the test
-// pvecm add makes for the node's own address and every link address (§2.5a).
+// pvecm add makes for the node's own address and every link address (docs/pve.md §2.5a).
 func (f Facts) HasAddress(a netip.Addr) bool {
 	for _, x := range f.Addresses() {
 		if x == a.Unmap() || x.Unmap() == a.Unmap() {
@@ -362,7 +362,7 @@ func (f Facts) HasAddress(a netip.Addr) bool {
 }
 
 // PrimaryAddress is the first non-loopback address NodeName resolves to: the address pmxcfs
-// and pvecm use for this node (§6.2). ok is false when there is none.
+// and pvecm use for this node (docs/pve.md §6.2). ok is false when there is none.
 func (f Facts) PrimaryAddress() (netip.Addr, bool) {
 	for _, a := range f.ResolvesTo {
 		if !a.IsLoopback() {

@@ -9,7 +9,7 @@ import (
 type FailureKind string
 
 const (
-	FailPrecheck               FailureKind = "precheck-failed"          // §2.5a, see Failure.Prechecks
+	FailPrecheck               FailureKind = "precheck-failed"          // docs/pve.md §2.5a, see Failure.Prechecks
 	FailPasswordRejected       FailureKind = "password-rejected"        // 401 authentication failure
 	FailFingerprintMismatch    FailureKind = "fingerprint-mismatch"     // see Failure.ActualFingerprint
 	FailFingerprintNotVerified FailureKind = "fingerprint-not-verified" // no --fingerprint and no "yes"
@@ -51,7 +51,7 @@ type Failure struct {
 	Kind FailureKind
 	// Line is pvecm's own line that identified the failure (for FailUnknown, the last line).
 	Line string
-	// Prechecks lists each §2.5a problem when Kind is FailPrecheck.
+	// Prechecks lists each docs/pve.md §2.5a problem when Kind is FailPrecheck.
 	Prechecks []Precheck
 	// ActualFingerprint is the certificate the cluster node really served, for
 	// FailFingerprintMismatch.
@@ -108,7 +108,7 @@ func has(sub ...string) func(string) bool {
 	}
 }
 
-// commonRules are the failures every pvecm subcommand can show (§1.2, §6.2).
+// commonRules are the failures every pvecm subcommand can show (docs/pve.md §1.2, §6.2).
 var commonRules = []rule{
 	{FailNotRoot, has("please run as root", "ipcc_send_rec[1] failed: Unknown error -1")},
 	{FailPmxcfsDown, has("pve configuration filesystem (pmxcfs) not mounted", "ipcc_send_rec[1] failed: Connection refused", "Unable to load access control list: Connection refused")},

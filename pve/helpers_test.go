@@ -13,7 +13,7 @@ import (
 	"github.com/quorate/quorate/remote"
 )
 
-// golden is one file of testdata/: its first line names its source in pve-behaviour.md; the
+// golden is one file of testdata/: its first line names its source in docs/pve.md; the
 // rest is the output, split into stdout and stderr when it has "--- stdout"/"--- stderr".
 type golden struct {
 	Source         string
@@ -133,15 +133,62 @@ func TestEveryGoldenNamesItsSource(t *testing.T) {
 			t.Errorf("%s: source %q names no section", n, g.Source)
 		}
 	}
-	for _, bad := range []string{"assembled", "corosync-ish output", "nonexistent", "pve-behaviour.md", "§"} {
+	for _, bad := range []string{"assembled", "corosync-ish output", "nonexistent", "docs/pve.md", "§", "pve-behaviour.md §2.5a"} {
 		if namesItsSource(bad) {
 			t.Errorf("source %q accepted as naming a section", bad)
 		}
 	}
 }
 
-// namesItsSource: a section of pve-behaviour.md, a file of corosync's tree where
-// pve-behaviour.md has no transcript, quorate's own format, or an explicit "none".
-var sourceRe = regexp.MustCompile(`^pve-behaviour\.md (§\d|none: )|^corosync (tools|man|exec)/|^quorate's own `)
+// namesItsSource: a section of docs/pve.md, a file of corosync's tree where docs/pve.md has
+// no transcript, quorate's own format, or an explicit "none".
+var sourceRe = regexp.MustCompile(`^docs/pve\.md (§\d|none: )|^corosync (tools|man|exec)/|^quorate's own `)
 
 func namesItsSource(src string) bool { return sourceRe.MatchString(src) }
+
+// TestGoldenSectionsExist: each section a golden cites (§2.5a, §2.2 of "§2.2 step 9") is a
+// numbered heading of docs/pve.md.
+func TestGoldenSectionsExist(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "pve.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sections := docSections(string(doc))
+	for _, want := range []string{"0", "0.1", "1.4", "2.5a", "6.4", "11"} {
+		if !sections[want] {
+			t.Fatalf("docs/pve.md has no heading §%s; found %d numbered headings", want, len(sections))
+		}
+	}
+	names, _ := filepath.Glob("testdata/*.*")
+	for _, n := range names {
+		g := readGolden(t, filepath.Base(n))
+		for _, m := range citedSectionRe.FindAllStringSubmatch(g.Source, -1) {
+			if !sections[m[1]] {
+				t.Errorf("%s: cites §%s, which is no heading of docs/pve.md", n, m[1])
+			}
+		}
+	}
+}
+
+var (
+	citedSectionRe = regexp.MustCompile(`§(\d+(?:\.\d+)?[a-z]?)`)
+	// headingRe is a numbered heading: "## 0. The facts ...", "### 1.4 ...", "#### 2.5a ...".
+	headingRe = regexp.MustCompile(`^#{2,4} (\d+(?:\.\d+)?[a-z]?)\.? `)
+)
+
+// docSections are the numbers of docs/pve.md's headings, code blocks skipped.
+func docSections(doc string) map[string]bool {
+	sections := map[string]bool{}
+	inCode := false
+	for _, l := range strings.Split(doc, "\n") {
+		switch {
+		case strings.HasPrefix(strings.TrimSpace(l), "```"):
+			inCode = !inCode
+		case !inCode:
+			if m := headingRe.FindStringSubmatch(l); m != nil {
+				sections[m[1]] = true
+			}
+		}
+	}
+	return sections
+}

@@ -33,7 +33,7 @@ type JoinOpts struct {
 type JoinResult struct {
 	// Node is the name in "successfully added node '<name>' to cluster.".
 	Node string
-	// Forced is set when pre-join checks failed and --force carried on (§2.5a).
+	// Forced is set when pre-join checks failed and --force carried on (docs/pve.md §2.5a).
 	Forced    bool
 	Prechecks []Precheck
 	// Warnings are "cluster: ..." lines the cluster node sent back.

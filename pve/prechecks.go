@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// PrecheckKind is one of the checks pvecm add makes on the joining node (§2.5a).
+// PrecheckKind is one of the checks pvecm add makes on the joining node (docs/pve.md §2.5a).
 type PrecheckKind string
 
 const (
@@ -33,7 +33,7 @@ var (
 	precheckHostRe = regexp.MustCompile(`^link([0-7]): cannot use '([^']*)': (.*)$`)
 )
 
-// parsePrechecks reads the §2.5a block; forced reports that --force carried on past it.
+// parsePrechecks reads the docs/pve.md §2.5a block; forced reports that --force carried on past it.
 func parsePrechecks(out string) (checks []Precheck, forced bool) {
 	in := false
 	for _, l := range splitLines(out) {

@@ -35,9 +35,9 @@ type pveshStatusEntry struct {
 	Online  jsonBool   `json:"online"`
 }
 
-// ParsePveshClusterStatus reads `pvesh get /cluster/status --output-format json` (§4.1). A
-// standalone node shows one fake entry with nodeid 0 and no cluster entry: that is reported as
-// State NotInCluster, never as "not quorate".
+// ParsePveshClusterStatus reads `pvesh get /cluster/status --output-format json`
+// (docs/pve.md §4.1). A standalone node shows one fake entry with nodeid 0 and no cluster entry:
+// that is reported as State NotInCluster, never as "not quorate".
 func ParsePveshClusterStatus(out string) (ClusterStatus, error) {
 	body, ok := jsonStart(out)
 	if !ok {
@@ -154,7 +154,7 @@ func parseClusterNodes(raws []map[string]json.RawMessage, format string) ([]Clus
 	return nodes, nil
 }
 
-// ParseNodelist reads `pvesh get /cluster/config/nodes --output-format json` (§4.3).
+// ParseNodelist reads `pvesh get /cluster/config/nodes --output-format json` (docs/pve.md §4.3).
 func ParseNodelist(out string) ([]ClusterNode, error) {
 	body, ok := jsonStart(out)
 	if !ok {
@@ -167,7 +167,7 @@ func ParseNodelist(out string) ([]ClusterNode, error) {
 	return parseClusterNodes(raws, "pvesh /cluster/config/nodes")
 }
 
-// JoinInfo is `pvesh get /cluster/config/join` (§4.2): what a joiner needs to know.
+// JoinInfo is `pvesh get /cluster/config/join` (docs/pve.md §4.2): what a joiner needs to know.
 type JoinInfo struct {
 	ConfigDigest  string
 	PreferredNode string

@@ -91,8 +91,8 @@ func (s ClusterStatus) HasFlag(flag string) bool {
 	return false
 }
 
-// ParseQuorumStatus reads `pvecm status` (§3.1) or `corosync-quorumtool -s[iH]`, which is the
-// same text without the "Cluster information" header.
+// ParseQuorumStatus reads `pvecm status` (docs/pve.md §3.1) or `corosync-quorumtool -s[iH]`,
+// which is the same text without the "Cluster information" header.
 func ParseQuorumStatus(out string) (ClusterStatus, error) {
 	const format = "pvecm status"
 	st := ClusterStatus{Source: SourcePvecm}
@@ -290,8 +290,8 @@ func (t *membershipTable) parseLine(line string) (*Member, *QDeviceStatus, error
 	return m, nil, nil
 }
 
-// ParsePvecmNodes reads `pvecm nodes` (§3.2), which is `corosync-quorumtool -l`: the members in
-// the current corosync view, offline nodes absent.
+// ParsePvecmNodes reads `pvecm nodes` (docs/pve.md §3.2), which is `corosync-quorumtool -l`:
+// the members in the current corosync view, offline nodes absent.
 func ParsePvecmNodes(out string) ([]Member, error) {
 	const format = "pvecm nodes"
 	lines := splitLines(out)

@@ -166,7 +166,7 @@ func genNodeCert(tree, node, ip string, force bool) error {
 }
 
 // servedCertFiles is the certificate pveproxy serves: pveproxy-ssl.pem if present, else
-// pve-ssl.pem (§5).
+// pve-ssl.pem (docs/pve.md §5).
 func servedCertFiles(nodeDir string) (certPath, keyPath string) {
 	custom := filepath.Join(nodeDir, customCertName)
 	if fileExists(custom) {

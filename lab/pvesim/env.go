@@ -1,7 +1,7 @@
 // Package pvesim is the lab's stand-in for the Proxmox VE tooling that runs inside one
 // simulated host: pvecm, pvesh, pveversion, pvenode, qm, pct, a systemctl shim and the
 // daemons a cluster join needs (pmxcfs, pveproxy). Its texts, streams and exit codes follow
-// ../shared/pve-behaviour.md; corosync itself is the real one.
+// docs/pve.md; corosync itself is the real one.
 package pvesim
 
 import (
@@ -89,7 +89,7 @@ func (e *Env) Path(p string) string {
 }
 
 // stdin returns one buffered reader shared by every read of this command: Perl's STDIN
-// buffer is shared by the password read and the fingerprint question too (§0.2).
+// buffer is shared by the password read and the fingerprint question too (docs/pve.md §0.2).
 func (e *Env) stdin() *bufio.Reader {
 	if e.stdinReader == nil {
 		e.stdinReader = bufio.NewReader(e.Stdin)

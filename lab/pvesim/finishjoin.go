@@ -12,8 +12,8 @@ import (
 	"time"
 )
 
-// finishJoin is Setup::finish_join (§2.2 step 10). clusterID is the stand-in's own: which
-// shared /etc/pve the node mounts from now on.
+// finishJoin is Setup::finish_join (docs/pve.md §2.2 step 10). clusterID is the stand-in's
+// own: which shared /etc/pve the node mounts from now on.
 func (e *Env) finishJoin(ctx context.Context, node, conf string, authKey []byte, clusterID string) error {
 	if clusterID == "" {
 		return fmt.Errorf("cluster node did not say which cluster file system to use")
@@ -43,7 +43,7 @@ func (e *Env) finishJoin(ctx context.Context, node, conf string, authKey []byte,
 	if code := e.Systemctl(ctx, []string{"start", "corosync", "pve-cluster"}); code != 0 {
 		return fmt.Errorf("starting pve-cluster failed: exit code %d", code)
 	}
-	// No timeout, as in PVE (§0.6).
+	// No timeout, as in PVE (docs/pve.md §0.6).
 	printed := false
 	for !e.Quorate() {
 		if !printed {

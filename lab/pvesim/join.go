@@ -67,7 +67,7 @@ func (e *Env) pvecmAdd(ctx context.Context, args []string) int {
 	if err := e.checkPmxcfs(); err != nil {
 		return e.die(exitDie, err)
 	}
-	// Restarting pmxcfs under a shell whose cwd is in /etc/pve breaks it (§2.2 step 0).
+	// Restarting pmxcfs under a shell whose cwd is in /etc/pve breaks it (docs/pve.md §2.2 step 0).
 	for _, base := range []string{pveDir, e.Path(pveDir)} {
 		if e.Cwd == base || strings.HasPrefix(e.Cwd, base+"/") {
 			return e.die(exitDie, errors.New("Navigate out of /etc/pve before running 'pvecm add', for example by running 'cd'."))
@@ -94,7 +94,7 @@ func (e *Env) pvecmAdd(ctx context.Context, args []string) int {
 	})
 }
 
-// assertJoinable is PVE::Cluster::Setup::assert_joinable (§2.5a).
+// assertJoinable is PVE::Cluster::Setup::assert_joinable (docs/pve.md §2.5a).
 func (e *Env) assertJoinable(ctx context.Context, localIP string, links []Link, force bool) error {
 	var problems strings.Builder
 	problem := func(msg string) { problems.WriteString("* " + msg + "\n") }
@@ -138,8 +138,8 @@ func (e *Env) assertJoinable(ctx context.Context, localIP string, links []Link, 
 	return nil
 }
 
-// prepareJoin is what both join flows do before they reach the cluster (§2.2 step 4, §2.4
-// step 1): the joinable checks, then sshd and root's SSH set-up. It returns the node's IP.
+// prepareJoin is what both join flows do before they reach the cluster (docs/pve.md §2.2 step 4,
+// §2.4 step 1): the joinable checks, then sshd and root's SSH set-up. It returns the node's IP.
 func (e *Env) prepareJoin(ctx context.Context, params joinParams) (string, error) {
 	localIP, err := e.NodeIP()
 	if err != nil {
@@ -157,7 +157,7 @@ func (e *Env) prepareJoin(ctx context.Context, params joinParams) (string, error
 	return localIP, nil
 }
 
-// joinAPI is Setup::join (§2.2).
+// joinAPI is Setup::join (docs/pve.md §2.2).
 func (e *Env) joinAPI(ctx context.Context, node, password string, params joinParams) error {
 	localIP, err := e.prepareJoin(ctx, params)
 	if err != nil {

@@ -29,7 +29,7 @@ func newMember(t *testing.T, shared string) *member {
 	if code, _, stderr := sb.run("", "pvecm", "create", "demo"); code != 0 || stderr != "" {
 		t.Fatalf("create: %d %s", code, stderr)
 	}
-	// As on a real cluster, wait until the new cluster is quorate before joining (§1.4).
+	// As on a real cluster, wait until the new cluster is quorate before joining (docs/pve.md §1.4).
 	if !pollUntil(context.Background(), 10*time.Second, 20*time.Millisecond, sb.env("").Quorate) {
 		t.Fatal("the new cluster did not become quorate")
 	}

@@ -9,7 +9,7 @@ import (
 	"strings"
 )
 
-// joinSSH is the --use_ssh flow of pvecm add (§2.4): everything over root SSH in
+// joinSSH is the --use_ssh flow of pvecm add (docs/pve.md §2.4): everything over root SSH in
 // BatchMode, so it fails without key trust.
 func (e *Env) joinSSH(ctx context.Context, node string, params joinParams) error {
 	localIP, err := e.prepareJoin(ctx, params)

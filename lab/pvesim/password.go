@@ -9,8 +9,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// readPassword is PVE::PTY::read_password on stdin (§0.1): without a terminal no prompt,
-// one line; on a terminal the prompt on stdout, raw mode and a `*` per character.
+// readPassword is PVE::PTY::read_password on stdin (docs/pve.md §0.1): without a terminal no
+// prompt, one line; on a terminal the prompt on stdout, raw mode and a `*` per character.
 func (e *Env) readPassword(prompt string) (string, error) {
 	if file, ok := e.Stdin.(*os.File); ok {
 		if termios, err := unix.IoctlGetTermios(int(file.Fd()), unix.TCGETS); err == nil {

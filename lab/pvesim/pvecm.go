@@ -10,7 +10,7 @@ import (
 )
 
 // Exit codes of a Perl die outside the worker: 255 (errno is usually clear), and 2 where a
-// failed -f test leaves ENOENT behind (check_conf_exists, §3.1).
+// failed -f test leaves ENOENT behind (check_conf_exists, docs/pve.md §3.1).
 const (
 	exitDie       = 255
 	exitDieENOENT = 2
@@ -136,7 +136,7 @@ func (e *Env) checkConfExists() error {
 }
 
 // errPmxcfsDown is what the CLI tools print when pmxcfs is not running: loading the access
-// control list over pmxcfs's IPC fails before any command runs (§1.2).
+// control list over pmxcfs's IPC fails before any command runs (docs/pve.md §1.2).
 var errPmxcfsDown = errors.New("ipcc_send_rec[1] failed: Connection refused\nUnable to load access control list: Connection refused")
 
 // checkPmxcfs is the common start of every CLI tool: pmxcfs must be serving /etc/pve. In the

@@ -51,7 +51,8 @@ func (e *Env) pvecmAddNode(ctx context.Context, args []string) int {
 	return 0
 }
 
-// pvecmDelNode is ClusterConfig.pm delnode (§3.4); not a worker, so errors exit non-zero.
+// pvecmDelNode is ClusterConfig.pm delnode (docs/pve.md §3.4); not a worker, so errors exit
+// non-zero.
 func (e *Env) pvecmDelNode(ctx context.Context, args []string) int {
 	parsed, perr := parseCLI(args, map[string]optKind{}, 1)
 	if perr != nil {

@@ -10,7 +10,7 @@ import (
 	"strings"
 )
 
-// Pvenode is `pvenode cert info [--output-format json]` (§5).
+// Pvenode is `pvenode cert info [--output-format json]` (docs/pve.md §5).
 func (e *Env) Pvenode(args []string) int {
 	if len(args) < 2 || args[0] != "cert" || args[1] != "info" {
 		e.errf("pvesim: only 'pvenode cert info' is implemented\n")

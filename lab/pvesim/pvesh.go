@@ -12,7 +12,7 @@ import (
 	"strings"
 )
 
-// Pvesh is `pvesh get PATH [--output-format json|json-pretty]` for the paths of §4.
+// Pvesh is `pvesh get PATH [--output-format json|json-pretty]` for the paths of docs/pve.md §4.
 func (e *Env) Pvesh(ctx context.Context, args []string) int {
 	if len(args) < 2 || args[0] != "get" {
 		e.errf("pvesim: only 'pvesh get <path>' is implemented\n")
@@ -121,7 +121,7 @@ func (e *Env) readClusterConfForAPI() (*ConfSection, *APIError) {
 	return conf, nil
 }
 
-// clusterStatus is GET /cluster/status (§4.1).
+// clusterStatus is GET /cluster/status (docs/pve.md §4.1).
 func (e *Env) clusterStatus(ctx context.Context, host HostConfig) (any, *APIError) {
 	ip, _ := e.NodeIP()
 	conf, apiErr := e.readClusterConfForAPI()
@@ -179,7 +179,7 @@ func (e *Env) corosyncMembers(ctx context.Context) map[int]bool {
 	return members
 }
 
-// joinInfo is GET /cluster/config/join (§4.2).
+// joinInfo is GET /cluster/config/join (docs/pve.md §4.2).
 func (e *Env) joinInfo(host HostConfig) (any, *APIError) {
 	raw, err := os.ReadFile(e.Path(clusterConfPath))
 	if err != nil {

@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// Pveversion is `pveversion [-v|--verbose]` (§9).
+// Pveversion is `pveversion [-v|--verbose]` (docs/pve.md §9).
 func (e *Env) Pveversion(args []string) int {
 	verbose := false
 	for _, arg := range args {

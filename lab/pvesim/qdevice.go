@@ -14,8 +14,8 @@ import (
 	"time"
 )
 
-// `pvecm qdevice setup|remove` (§3.6), as pvecm.pm does it: ssh to the qnetd host and to
-// every member, the real corosync-qnetd-certutil / corosync-qdevice-net-certutil, then the
+// `pvecm qdevice setup|remove` (docs/pve.md §3.6), as pvecm.pm does it: ssh to the qnetd host
+// and to every member, the real corosync-qnetd-certutil / corosync-qdevice-net-certutil, then the
 // device section in corosync.conf and corosync-qdevice on every node. Not a worker: a
 // failure exits non-zero.
 
