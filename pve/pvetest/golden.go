@@ -17,7 +17,7 @@ type Output struct {
 	Stdout, Stderr string
 	ExitCode       int
 	// Source is a golden's "# source: " line (without that prefix): where in
-	// pve-behaviour.md the output comes from. Empty for output written in a test.
+	// docs/pve.md the output comes from. Empty for output written in a test.
 	Source string
 }
 
