@@ -20,6 +20,10 @@ type Facts struct {
 	FQDN      string
 	NodeName  string // `uname -n` up to the first dot: the name PVE uses
 	MachineID string
+	// UID and User are who the facts script ran as; UID is -1 when `id` did not say. PVE's
+	// tools need root.
+	UID  int
+	User string
 	// RemoteTime is the node's clock when the script ran (zero if unknown).
 	RemoteTime time.Time
 	// ResolvesTo is what NodeName resolves to on the node (getent ahosts), in resolver order;
@@ -36,6 +40,14 @@ type Facts struct {
 	// is already running".
 	QuorumtoolAnswers bool
 	VMs, CTs          []int
+	// PVECorosyncConf and LocalCorosyncConf are the text of /etc/pve/corosync.conf (the
+	// cluster's, through pmxcfs) and /etc/corosync/corosync.conf (what corosync runs), "" when
+	// absent: which cluster the node is in, and whom its nodelist names.
+	PVECorosyncConf, LocalCorosyncConf string
+	// Quorum is `corosync-quorumtool -s` while corosync runs; nil when it does not run or its
+	// answer was unreadable (QuorumError says why).
+	Quorum      *ClusterStatus
+	QuorumError string
 
 	Time        TimeSync
 	SSHHostKeys []HostKey
@@ -75,7 +87,11 @@ type Interface struct {
 	// Master is the bridge or bond this interface is enslaved to ("" if none): the speed of
 	// vmbr0 is the speed of its port.
 	Master string
-	Addrs  []IfAddr
+	// BondMode is a bond's mode as the kernel names it ("802.3ad", "active-backup").
+	BondMode string
+	// Lower lists the devices a VLAN (or macvlan) interface sits on.
+	Lower []string
+	Addrs []IfAddr
 }
 
 // AddrMethod is how an address is configured, per /etc/network/interfaces.
@@ -141,6 +157,9 @@ type Firewall struct {
 	// NftDropRules and IptablesDropRules count drop/reject rules; -1 when the tool is absent.
 	NftDropRules      int
 	IptablesDropRules int
+	// Rules are the rules that drop or reject and the chains whose policy is drop, from
+	// `nft list ruleset` and iptables-save (first 200 of each).
+	Rules []FirewallRule
 }
 
 // Facts gathers the node's facts: the embedded script goes to `sh -s` on stdin, so nothing
@@ -167,7 +186,7 @@ const (
 // means the output was cut short.
 func ParseFacts(out string) (Facts, error) {
 	const format = "facts"
-	f := Facts{Firewall: Firewall{NftDropRules: -1, IptablesDropRules: -1}}
+	f := Facts{UID: -1, Firewall: Firewall{NftDropRules: -1, IptablesDropRules: -1}}
 	lines := splitLines(out)
 	start := -1
 	for i, l := range lines {

@@ -22,7 +22,9 @@ kv machine_id "$(cat /etc/machine-id 2>/dev/null | first)"
 kv epoch "$(date +%s.%N 2>/dev/null | first)"
 node=$(uname -n | cut -d. -f1)
 kv nodename "$node"
-for tool in getent ip pveversion pvecm chronyc timedatectl ssh-keygen pve-firewall corosync-quorumtool; do
+kv uid "$(id -u 2>/dev/null | first)"
+kv user "$(id -un 2>/dev/null | first)"
+for tool in getent ip pveversion pvecm chronyc timedatectl ssh-keygen pve-firewall corosync-quorumtool perl; do
 	need "$tool"
 done
 
@@ -47,8 +49,9 @@ for dev in /sys/class/net/*; do
 	kv duplex "$(cat "$dev/duplex" 2>/dev/null | first)"
 	if [ -d "$dev/wireless" ] || [ -e "$dev/phy80211" ]; then kv wireless 1; else kv wireless 0; fi
 	if [ -d "$dev/bridge" ]; then kv bridge 1; fi
-	if [ -d "$dev/bonding" ]; then kv bond 1; fi
+	if [ -d "$dev/bonding" ]; then kv bond 1; kv bond_mode "$(cut -d' ' -f1 "$dev/bonding/mode" 2>/dev/null | first)"; fi
 	if [ -e "/proc/net/vlan/$name" ]; then kv vlan 1; fi
+	for l in "$dev"/lower_*; do [ -e "$l" ] && kv lower "${l##*/lower_}"; done
 	if [ -e "$dev/device" ]; then kv physical 1; else kv physical 0; fi
 	if [ -L "$dev/master" ]; then m=$(readlink "$dev/master"); kv master "${m##*/}"; fi
 done
@@ -68,6 +71,21 @@ done
 if have pidof && pidof corosync >/dev/null 2>&1; then kv corosync running; else kv corosync stopped; fi
 if have corosync-quorumtool; then
 	if corosync-quorumtool -l >/dev/null 2>&1; then kv quorumtool ok; else kv quorumtool fail; fi
+fi
+# The cluster this node belongs to, and the state of its quorum, as corosync sees them.
+for f in /etc/pve/corosync.conf /etc/corosync/corosync.conf; do
+	[ -f "$f" ] || continue
+	echo "[file $f]"
+	head -c 65536 "$f" 2>/dev/null | sed 's/^/line=/'
+	echo
+	echo "[pve]"
+done
+if have corosync-quorumtool && pidof corosync >/dev/null 2>&1; then
+	echo "[quorum]"
+	if have timeout; then q="timeout 5 corosync-quorumtool"; else q="corosync-quorumtool"; fi
+	$q -s 2>&1 | head -n 100 | sed 's/^/line=/'
+	echo
+	echo "[pve]"
 fi
 for f in /etc/pve/nodes/*/qemu-server/*.conf; do [ -e "$f" ] && { g=${f##*/}; kv vm "${g%.conf}"; }; done
 for f in /etc/pve/nodes/*/lxc/*.conf; do [ -e "$f" ] && { g=${f##*/}; kv ct "${g%.conf}"; }; done
@@ -100,5 +118,24 @@ done
 # Counts of rules that drop or reject: a hint that corosync or 8006 may be filtered.
 if have nft; then kv nft_drop_rules "$(nft list ruleset 2>/dev/null | grep -c -E '(drop|reject)')"; fi
 if have iptables; then kv iptables_drop_rules "$(iptables -S 2>/dev/null | grep -c -E '(DROP|REJECT)')"; fi
+# The rules themselves that drop or reject, and drop policies, each as TOOL TABLE CHAIN HOOK
+# TEXT: preflight names the one that matches a port the probes found blocked.
+if have nft; then
+	nft list ruleset 2>/dev/null | awk '
+		$1 == "table" { table = $2 "/" $3 }
+		$1 == "chain" { chain = $2; hook = "-" }
+		/type filter hook/ { for (i = 1; i <= NF; i++) if ($i == "hook") hook = $(i + 1)
+			if ($0 ~ /policy drop/) print "policy=nft " table " " chain " " hook " drop"; next }
+		/(^|[[:space:]])(drop|reject)([[:space:]]|;|$)/ { $1 = $1; print "rule=nft " table " " chain " " hook " " $0 }
+	' | head -n 200
+fi
+for t in iptables-save ip6tables-save; do
+	have "$t" || continue
+	fam=ip; [ "$t" = ip6tables-save ] && fam=ip6
+	"$t" -t filter 2>/dev/null | awk -v fam="$fam" '
+		/^:/ && $2 == "DROP" { print "policy=iptables " fam "/filter " substr($1, 2) " - drop" }
+		/^-A / && / -j (DROP|REJECT)/ { print "rule=iptables " fam "/filter " $2 " - " $0 }
+	' | head -n 200
+done
 
 echo "quorate-facts end"

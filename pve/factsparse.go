@@ -14,9 +14,12 @@ import (
 type factsBuilder struct {
 	f       *Facts
 	section string
+	conf    map[string]*strings.Builder // file path -> its lines
+	quorum  *strings.Builder
 	ifaces  map[string]*Interface
 	order   []string
 	sysfs   map[string]map[string]string
+	lower   map[string][]string
 	addrs   []pendingAddr
 	methods map[string]AddrMethod // "vmbr0 inet" -> static
 }
@@ -49,6 +52,13 @@ func (b *factsBuilder) add(key, val string) error {
 			b.sysfs[name] = map[string]string{}
 			b.order = append(b.order, name)
 		}
+		if key == "lower" {
+			if b.lower == nil {
+				b.lower = map[string][]string{}
+			}
+			b.lower[name] = append(b.lower[name], val)
+			break
+		}
 		b.sysfs[name][key] = val
 	case b.section == "netconfig" && key == "iface":
 		f := strings.Fields(val)
@@ -67,6 +77,20 @@ func (b *factsBuilder) add(key, val string) error {
 		b.f.SSHHostKeys = append(b.f.SSHHostKeys, HostKey{Type: strings.Trim(typ, "()"), Fingerprint: fp})
 	case b.section == "firewall":
 		return b.firewall(key, val)
+	case strings.HasPrefix(b.section, "file ") && key == "line":
+		path := strings.TrimPrefix(b.section, "file ")
+		if b.conf == nil {
+			b.conf = map[string]*strings.Builder{}
+		}
+		if b.conf[path] == nil {
+			b.conf[path] = &strings.Builder{}
+		}
+		b.conf[path].WriteString(val + "\n")
+	case b.section == "quorum" && key == "line":
+		if b.quorum == nil {
+			b.quorum = &strings.Builder{}
+		}
+		b.quorum.WriteString(val + "\n")
 	}
 	return nil
 }
@@ -81,6 +105,16 @@ func (b *factsBuilder) host(key, val string) error {
 		b.f.NodeName = val
 	case "machine_id":
 		b.f.MachineID = val
+	case "uid":
+		uid, err := strconv.Atoi(val)
+		if val != "" && (err != nil || uid < 0) {
+			return fmt.Errorf("uid %q is not a number", clip(val, 20))
+		}
+		if val != "" {
+			b.f.UID = uid
+		}
+	case "user":
+		b.f.User = val
 	case "missing":
 		b.f.Missing = append(b.f.Missing, val)
 	case "epoch":
@@ -243,6 +277,12 @@ func (b *factsBuilder) firewall(key, val string) error {
 			on := v != "0"
 			fw.HostEnabled = &on
 		}
+	case "rule", "policy":
+		r, err := parseFirewallRule(val, key == "policy")
+		if err != nil {
+			return err
+		}
+		fw.Rules = append(fw.Rules, r)
 	case "nft_drop_rules", "iptables_drop_rules":
 		n, err := strconv.Atoi(val)
 		if err != nil {
@@ -280,6 +320,8 @@ func (b *factsBuilder) finish() {
 		}
 		i.Kind = kindOf(attrs)
 		i.Master = attrs["master"]
+		i.BondMode = attrs["bond_mode"]
+		i.Lower = b.lower[name]
 	}
 	for _, pa := range b.addrs {
 		i := get(pa.iface)
@@ -310,6 +352,20 @@ func (b *factsBuilder) finish() {
 	}
 	sort.Ints(b.f.VMs)
 	sort.Ints(b.f.CTs)
+	if c := b.conf["/etc/pve/corosync.conf"]; c != nil {
+		b.f.PVECorosyncConf = c.String()
+	}
+	if c := b.conf["/etc/corosync/corosync.conf"]; c != nil {
+		b.f.LocalCorosyncConf = c.String()
+	}
+	if b.quorum != nil {
+		st, err := ParseQuorumStatus(b.quorum.String())
+		if err != nil {
+			b.f.QuorumError = strings.Join(lastLines(b.quorum.String(), 2), " / ")
+		} else {
+			b.f.Quorum = &st
+		}
+	}
 }
 
 func kindOf(attrs map[string]string) InterfaceKind {
@@ -370,4 +426,18 @@ func (f Facts) PrimaryAddress() (netip.Addr, bool) {
 		}
 	}
 	return netip.Addr{}, false
+}
+
+// ClusterConf parses the node's corosync.conf: /etc/pve/corosync.conf, the cluster's, when
+// there is one, else /etc/corosync/corosync.conf (a half-joined node has only that). nil and
+// no error when there is neither.
+func (f Facts) ClusterConf() (*CorosyncConf, error) {
+	text := f.PVECorosyncConf
+	if text == "" {
+		text = f.LocalCorosyncConf
+	}
+	if text == "" {
+		return nil, nil
+	}
+	return ParseCorosyncConf([]byte(text))
 }

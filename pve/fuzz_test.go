@@ -106,6 +106,18 @@ func FuzzParseFacts(f *testing.F) {
 			_ = facts.Addresses()
 			_, _ = facts.PrimaryAddress()
 			_ = facts.Time.Synchronized()
+			_, _ = facts.ClusterConf()
+			for _, r := range facts.Firewall.Rules {
+				_ = r.String()
+				if r.Policy && r.MatchesPort("udp", 5405) {
+					t.Errorf("a policy matches a port: %+v", r)
+				}
+				for _, p := range r.Ports {
+					if p.From > p.To || p.From < 0 || p.To > 65535 {
+						t.Errorf("port range %+v", p)
+					}
+				}
+			}
 		}
 	})
 }
