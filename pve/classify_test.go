@@ -3,6 +3,8 @@ package pve
 import (
 	"strings"
 	"testing"
+
+	"github.com/quorate/quorate/pve/pvetest"
 )
 
 func TestClassifyJoinGoldens(t *testing.T) {
@@ -39,7 +41,7 @@ func TestClassifyJoinGoldens(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.golden, func(t *testing.T) {
-			g := readGolden(t, tt.golden)
+			g := pvetest.Golden(t, tt.golden)
 			jr, f := ClassifyJoin(g.Stdout, g.Stderr)
 			if tt.kind == "" {
 				if f != nil {
@@ -64,7 +66,7 @@ func TestClassifyJoinGoldens(t *testing.T) {
 }
 
 func TestJoinPrechecksByKind(t *testing.T) {
-	g := readGolden(t, "join-precheck-all.txt")
+	g := pvetest.Golden(t, "join-precheck-all.txt")
 	_, f := ClassifyJoin(g.Stdout, g.Stderr)
 	if f == nil || f.Kind != FailPrecheck {
 		t.Fatalf("got %v", f)
@@ -96,22 +98,22 @@ func TestJoinPrechecksByKind(t *testing.T) {
 }
 
 func TestJoinDetails(t *testing.T) {
-	g := readGolden(t, "join-fp-mismatch.txt")
+	g := pvetest.Golden(t, "join-fp-mismatch.txt")
 	_, f := ClassifyJoin(g.Stdout, g.Stderr)
 	if f.ActualFingerprint != "8A:EF:6F:C1:81:6C:03:80:B5:B3:25:32:33:F3:15:66:30:7F:49:3E:7B:A1:33:1B:0F:21:7E:CF:65:7B:B9:C2" {
 		t.Errorf("actual fingerprint %q", f.ActualFingerprint)
 	}
-	g = readGolden(t, "join-invalid-conf.txt")
+	g = pvetest.Golden(t, "join-invalid-conf.txt")
 	_, f = ClassifyJoin(g.Stdout, g.Stderr)
 	if len(f.RemoteErrors) != 2 || !strings.Contains(f.RemoteErrors[0], "missing link 1") {
 		t.Errorf("remote errors %q", f.RemoteErrors)
 	}
-	g = readGolden(t, "join-precheck-forced.txt")
+	g = pvetest.Golden(t, "join-precheck-forced.txt")
 	jr, _ := ClassifyJoin(g.Stdout, g.Stderr)
 	if !jr.Forced || len(jr.Prechecks) != 1 || jr.Prechecks[0].Kind != PrecheckHasGuests {
 		t.Errorf("forced join = %+v", jr)
 	}
-	g = readGolden(t, "join-unknown.txt")
+	g = pvetest.Golden(t, "join-unknown.txt")
 	_, f = ClassifyJoin(g.Stdout, g.Stderr)
 	if len(f.Tail) < 2 || !strings.Contains(f.Error(), "Request addition of this node") {
 		t.Errorf("unknown failure does not quote pvecm's last lines: %q", f.Error())
@@ -121,7 +123,7 @@ func TestJoinDetails(t *testing.T) {
 func TestJoinExitZeroWithoutSuccessLineIsFailure(t *testing.T) {
 	// The half transcript of a join that stopped at the quorum wait: no success line, no
 	// error text. Exit status 0 must not make this a success.
-	out := readGolden(t, "join-success-pipe.txt").Stdout
+	out := pvetest.Golden(t, "join-success-pipe.txt").Stdout
 	cut := out[:strings.Index(out, "waiting for quorum...")+len("waiting for quorum...")]
 	if _, f := ClassifyJoin(cut, ""); f == nil || f.Kind != FailUnknown || f.Line != "waiting for quorum..." {
 		t.Errorf("got %v", f)
@@ -149,7 +151,7 @@ func TestClassifyCreate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.golden, func(t *testing.T) {
-			g := readGolden(t, tt.golden)
+			g := pvetest.Golden(t, tt.golden)
 			cr, f := ClassifyCreate(g.Stdout, g.Stderr)
 			if tt.kind == "" {
 				if f != nil || cr.KeyGenerated != tt.keygen {
@@ -162,13 +164,13 @@ func TestClassifyCreate(t *testing.T) {
 			}
 		})
 	}
-	g := readGolden(t, "create-name-too-long.txt")
+	g := pvetest.Golden(t, "create-name-too-long.txt")
 	_, f := ClassifyCreate(g.Stdout, g.Stderr)
 	if !strings.Contains(f.Line, "clustername: value may only be 15 characters long") {
 		t.Errorf("bad parameter line %q", f.Line)
 	}
 	// Restart line printed, then the worker died on stderr: not a success.
-	ok := readGolden(t, "create-keygen.txt").Stdout
+	ok := pvetest.Golden(t, "create-keygen.txt").Stdout
 	if _, f := ClassifyCreate(ok, "Job for corosync.service failed.\n"); f == nil || f.Kind != FailUnknown {
 		t.Errorf("failed restart = %v", f)
 	}
@@ -187,7 +189,7 @@ func TestClassifyAdmin(t *testing.T) {
 		{"delnode-ip.txt", 255, FailBadParameter},
 	}
 	for _, tt := range del {
-		g := readGolden(t, tt.golden)
+		g := pvetest.Golden(t, tt.golden)
 		r, f := ClassifyDelNode(g.Stdout, g.Stderr, tt.code)
 		if (f == nil) != (tt.kind == "") || (f != nil && f.Kind != tt.kind) {
 			t.Errorf("%s: failure %v, want %q", tt.golden, f, tt.kind)
@@ -203,11 +205,11 @@ func TestClassifyAdmin(t *testing.T) {
 		t.Errorf("non-zero exit with unknown text = %v", f)
 	}
 
-	g := readGolden(t, "updatecerts-force.txt")
+	g := pvetest.Golden(t, "updatecerts-force.txt")
 	if f := ClassifyUpdateCerts(g.Stdout, g.Stderr, 0); f != nil {
 		t.Errorf("updatecerts: %v", f)
 	}
-	g = readGolden(t, "updatecerts-no-quorum.txt")
+	g = pvetest.Golden(t, "updatecerts-no-quorum.txt")
 	if f := ClassifyUpdateCerts(g.Stdout, g.Stderr, 255); f == nil || f.Kind != FailNoQuorum {
 		t.Errorf("updatecerts no quorum: %v", f)
 	}
@@ -226,7 +228,7 @@ func TestClassifyAdmin(t *testing.T) {
 		{"qdevice-remove-ok.txt", "qdevice setup", 0, FailUnknown}, // remove's output is not a setup
 	}
 	for _, tt := range qd {
-		g := readGolden(t, tt.golden)
+		g := pvetest.Golden(t, tt.golden)
 		f := ClassifyQDevice(tt.op, g.Stdout, g.Stderr, tt.code)
 		if (f == nil) != (tt.kind == "") || (f != nil && f.Kind != tt.kind) {
 			t.Errorf("%s as %s: failure %v, want %q", tt.golden, tt.op, f, tt.kind)

@@ -3,6 +3,8 @@ package pve
 import (
 	"strings"
 	"testing"
+
+	"github.com/quorate/quorate/pve/pvetest"
 )
 
 func TestNewClusterConfMatchesPVE(t *testing.T) {
@@ -19,7 +21,7 @@ func TestNewClusterConfMatchesPVE(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got, want := string(conf.Bytes()), readGolden(t, tt.golden).Stdout; got != want {
+			if got, want := string(conf.Bytes()), pvetest.Golden(t, tt.golden).Stdout; got != want {
 				t.Errorf("generated:\n%s\nwant:\n%s", got, want)
 			}
 		})
@@ -29,7 +31,7 @@ func TestNewClusterConfMatchesPVE(t *testing.T) {
 func TestCorosyncConfRoundTripIsByteExact(t *testing.T) {
 	for _, name := range []string{"corosync-create-9.1.conf", "corosync-create-9.0.conf", "corosync-3nodes-2links.conf", "corosync-qdevice.conf"} {
 		t.Run(name, func(t *testing.T) {
-			in := readGolden(t, name).Stdout
+			in := pvetest.Golden(t, name).Stdout
 			conf, err := ParseCorosyncConf([]byte(in))
 			if err != nil {
 				t.Fatal(err)
@@ -42,7 +44,7 @@ func TestCorosyncConfRoundTripIsByteExact(t *testing.T) {
 }
 
 func TestCorosyncConfAccessors(t *testing.T) {
-	conf, err := ParseCorosyncConf([]byte(readGolden(t, "corosync-qdevice.conf").Stdout))
+	conf, err := ParseCorosyncConf([]byte(pvetest.Golden(t, "corosync-qdevice.conf").Stdout))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +63,7 @@ func TestCorosyncConfAccessors(t *testing.T) {
 }
 
 func TestDocsStyleIsNormalisedToPVELayout(t *testing.T) {
-	conf, err := ParseCorosyncConf([]byte(readGolden(t, "corosync-docs-style.conf").Stdout))
+	conf, err := ParseCorosyncConf([]byte(pvetest.Golden(t, "corosync-docs-style.conf").Stdout))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +104,7 @@ func TestAddNodeAndBumpRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	want := readGolden(t, "corosync-3nodes-2links.conf").Stdout
+	want := pvetest.Golden(t, "corosync-3nodes-2links.conf").Stdout
 	if got := string(conf.Bytes()); got != want {
 		t.Fatalf("after two joins:\n%s\nwant:\n%s", got, want)
 	}
@@ -126,7 +128,7 @@ func TestAddNodeAndBumpRoundTrip(t *testing.T) {
 
 func TestAddNodeRefusesWhatAddnodeRefuses(t *testing.T) {
 	base := func() *CorosyncConf {
-		c, err := ParseCorosyncConf([]byte(readGolden(t, "corosync-3nodes-2links.conf").Stdout))
+		c, err := ParseCorosyncConf([]byte(pvetest.Golden(t, "corosync-3nodes-2links.conf").Stdout))
 		if err != nil {
 			t.Fatal(err)
 		}

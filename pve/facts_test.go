@@ -6,10 +6,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/quorate/quorate/pve/pvetest"
 )
 
 func TestParseFactsGolden(t *testing.T) {
-	f, err := ParseFacts(readGolden(t, "facts-pve1.txt").Stdout)
+	f, err := ParseFacts(pvetest.Golden(t, "facts-pve1.txt").Stdout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +70,7 @@ func TestParseFactsGolden(t *testing.T) {
 }
 
 func TestFactsLoopbackOnlyResolution(t *testing.T) {
-	in := strings.Replace(readGolden(t, "facts-pve1.txt").Stdout, "addr=198.51.100.11\n", "addr=127.0.1.1\n", 1)
+	in := strings.Replace(pvetest.Golden(t, "facts-pve1.txt").Stdout, "addr=198.51.100.11\n", "addr=127.0.1.1\n", 1)
 	f, err := ParseFacts(in)
 	if err != nil {
 		t.Fatal(err)
@@ -82,7 +84,7 @@ func TestFactsLoopbackOnlyResolution(t *testing.T) {
 }
 
 func TestFactsErrors(t *testing.T) {
-	good := readGolden(t, "facts-pve1.txt").Stdout
+	good := pvetest.Golden(t, "facts-pve1.txt").Stdout
 	tests := []struct{ in, want string }{
 		{"", "no \"quorate-facts v1\" line"},
 		{"quorate-facts v2\n", "unsupported facts version"},
@@ -136,7 +138,7 @@ func TestFactsScriptRunsUnderPOSIXShells(t *testing.T) {
 // The host firewall's rules apply unless host.fw says "enable: 0" (pve-firewall's default);
 // the cluster firewall is off unless cluster.fw says "enable: 1".
 func TestFirewallDefaults(t *testing.T) {
-	base := readGolden(t, "facts-pve1.txt").Stdout
+	base := pvetest.Golden(t, "facts-pve1.txt").Stdout
 	for _, tt := range []struct {
 		host    string
 		hostOn  bool

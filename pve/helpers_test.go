@@ -1,52 +1,14 @@
 package pve
 
 import (
-	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 
-	"github.com/quorate/quorate/remote"
+	"github.com/quorate/quorate/pve/pvetest"
 )
-
-// golden is one file of testdata/: its first line names its source in docs/pve.md; the
-// rest is the output, split into stdout and stderr when it has "--- stdout"/"--- stderr".
-type golden struct {
-	Source         string
-	Stdout, Stderr string
-}
-
-func readGolden(t testing.TB, name string) golden {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return parseGolden(t, name, string(data))
-}
-
-func parseGolden(t testing.TB, name, data string) golden {
-	t.Helper()
-	first, body, _ := strings.Cut(data, "\n")
-	if !strings.HasPrefix(first, "# source: ") {
-		t.Fatalf("%s: first line must name its source, got %q", name, first)
-	}
-	g := golden{Source: strings.TrimPrefix(first, "# source: ")}
-	if rest, ok := strings.CutPrefix(body, "--- stdout\n"); ok {
-		out, errText, found := strings.Cut(rest, "--- stderr\n")
-		if !found {
-			t.Fatalf("%s: --- stdout without --- stderr", name)
-		}
-		g.Stdout, g.Stderr = out, errText
-		return g
-	}
-	g.Stdout = body
-	return g
-}
 
 // allGoldens returns the contents (stdout then stderr) of every golden matching pattern, for
 // fuzz seeds.
@@ -58,61 +20,24 @@ func allGoldens(t testing.TB, pattern string) []string {
 	}
 	var out []string
 	for _, n := range names {
-		g := readGolden(t, filepath.Base(n))
+		g := pvetest.Golden(t, filepath.Base(n))
 		out = append(out, g.Stdout+g.Stderr)
 	}
 	return out
 }
 
-// fakeRunner answers commands by their exact line and records what was sent.
-type fakeRunner struct {
-	mu        sync.Mutex
-	host      string
-	responses map[string]fakeResponse
-	calls     []remote.Command
-}
-
-type fakeResponse struct {
-	stdout, stderr string
-	code           int
-	err            error // a transport error (not an exit status)
-}
-
-func newFake(responses map[string]fakeResponse) *fakeRunner {
-	return &fakeRunner{host: "pve2", responses: responses}
-}
-
-func (f *fakeRunner) Host() string { return f.host }
-
-func (f *fakeRunner) Run(ctx context.Context, cmd remote.Command) (remote.Result, error) {
-	f.mu.Lock()
-	f.calls = append(f.calls, cmd)
-	f.mu.Unlock()
-	if _, ok := ctx.Deadline(); !ok || cmd.Timeout <= 0 {
-		return remote.Result{}, fmt.Errorf("fake: %q run without a deadline", cmd.Line)
-	}
-	r, ok := f.responses[cmd.Line]
-	if !ok {
-		return remote.Result{}, fmt.Errorf("fake: unexpected command %q", cmd.Line)
-	}
-	res := remote.Result{Stdout: []byte(r.stdout), Stderr: []byte(r.stderr), ExitCode: r.code}
-	if r.err != nil {
-		return res, r.err
-	}
-	if r.code != 0 {
-		return res, &remote.ExitError{Host: f.host, Cmd: cmd.Line, Code: r.code, Stderr: strings.TrimSpace(r.stderr)}
-	}
-	return res, nil
-}
-
-func (f *fakeRunner) lines() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	out := make([]string, len(f.calls))
-	for i, c := range f.calls {
-		out[i] = c.Line
-	}
-	return out
+// newRunner is pvetest's runner as pve's tests use it, plus what pve.Node promises beyond a
+// deadline: each command carries its own Timeout, so that remote kills a hung process.
+func newRunner(t *testing.T) *pvetest.Runner {
+	r := pvetest.NewRunner(t, "pve2")
+	t.Cleanup(func() {
+		for _, c := range r.Calls() {
+			if c.Timeout <= 0 {
+				t.Errorf("%q sent without a Timeout", c.Line)
+			}
+		}
+	})
+	return r
 }
 
 func equalLines(t *testing.T, got, want []string) {
@@ -128,7 +53,7 @@ func TestEveryGoldenNamesItsSource(t *testing.T) {
 		t.Fatalf("only %d golden files", len(names))
 	}
 	for _, n := range names {
-		g := readGolden(t, filepath.Base(n))
+		g := pvetest.Golden(t, filepath.Base(n))
 		if !namesItsSource(g.Source) {
 			t.Errorf("%s: source %q names no section", n, g.Source)
 		}
@@ -161,7 +86,7 @@ func TestGoldenSectionsExist(t *testing.T) {
 	}
 	names, _ := filepath.Glob("testdata/*.*")
 	for _, n := range names {
-		g := readGolden(t, filepath.Base(n))
+		g := pvetest.Golden(t, filepath.Base(n))
 		for _, m := range citedSectionRe.FindAllStringSubmatch(g.Source, -1) {
 			if !sections[m[1]] {
 				t.Errorf("%s: cites §%s, which is no heading of docs/pve.md", n, m[1])

@@ -3,10 +3,12 @@ package pve
 import (
 	"strings"
 	"testing"
+
+	"github.com/quorate/quorate/pve/pvetest"
 )
 
 func TestParseCfgtoolStatus(t *testing.T) {
-	l, err := ParseCfgtoolStatus(readGolden(t, "cfgtool-s.txt").Stdout)
+	l, err := ParseCfgtoolStatus(pvetest.Golden(t, "cfgtool-s.txt").Stdout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -18,7 +20,7 @@ func TestParseCfgtoolStatus(t *testing.T) {
 		s0.Nodes[0].State != "localhost" || s0.Nodes[2].NodeID != 3 || s0.Nodes[2].State != "disconnected" {
 		t.Errorf("link 0 %+v", s0)
 	}
-	old, err := ParseCfgtoolStatus(readGolden(t, "cfgtool-s-man.txt").Stdout)
+	old, err := ParseCfgtoolStatus(pvetest.Golden(t, "cfgtool-s-man.txt").Stdout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,7 +30,7 @@ func TestParseCfgtoolStatus(t *testing.T) {
 }
 
 func TestParseCfgtoolNodes(t *testing.T) {
-	l, err := ParseCfgtoolNodes(readGolden(t, "cfgtool-n.txt").Stdout)
+	l, err := ParseCfgtoolNodes(pvetest.Golden(t, "cfgtool-n.txt").Stdout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +67,7 @@ func TestCfgtoolErrorsQuoteTheLine(t *testing.T) {
 }
 
 func TestParseKnetStats(t *testing.T) {
-	ks, err := ParseKnetStats(readGolden(t, "cmapctl-knet.txt").Stdout)
+	ks, err := ParseKnetStats(pvetest.Golden(t, "cmapctl-knet.txt").Stdout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +87,7 @@ func TestParseKnetStats(t *testing.T) {
 }
 
 func TestCertFingerprintParsers(t *testing.T) {
-	certs, err := ParseCertInfo(readGolden(t, "pvenode-cert-info.json").Stdout)
+	certs, err := ParseCertInfo(pvetest.Golden(t, "pvenode-cert-info.json").Stdout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +102,7 @@ func TestCertFingerprintParsers(t *testing.T) {
 	if _, err := ServedFingerprint(certs[:1]); err == nil {
 		t.Error("CA certificate taken as the served one")
 	}
-	fp, err = ParseOpenSSLFingerprint(readGolden(t, "openssl-fingerprint.txt").Stdout)
+	fp, err = ParseOpenSSLFingerprint(pvetest.Golden(t, "openssl-fingerprint.txt").Stdout)
 	if err != nil || !strings.HasSuffix(fp, ":3D:C8") {
 		t.Errorf("openssl %q %v", fp, err)
 	}

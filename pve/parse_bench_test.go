@@ -1,6 +1,10 @@
 package pve
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/quorate/quorate/pve/pvetest"
+)
 
 // The parsers run once per host per step, so their speed matters little today; these
 // benchmarks keep an eye on it (and on allocations) as the parsers grow. Inputs are the
@@ -8,7 +12,7 @@ import "testing"
 
 func BenchmarkParseQuorumStatus(b *testing.B) {
 	for _, name := range []string{"pvecm-status-quorate.txt", "pvecm-status-qdevice.txt", "pvecm-status-not-quorate.txt"} {
-		in := readGolden(b, name).Stdout
+		in := pvetest.Golden(b, name).Stdout
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(in)))
@@ -23,7 +27,7 @@ func BenchmarkParseQuorumStatus(b *testing.B) {
 
 func BenchmarkParsePveshClusterStatus(b *testing.B) {
 	for _, name := range []string{"pvesh-status-clustered.json", "pvesh-status-standalone.json"} {
-		in := readGolden(b, name).Stdout
+		in := pvetest.Golden(b, name).Stdout
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(in)))
@@ -37,7 +41,7 @@ func BenchmarkParsePveshClusterStatus(b *testing.B) {
 }
 
 func BenchmarkParseFacts(b *testing.B) {
-	in := readGolden(b, "facts-pve1.txt").Stdout
+	in := pvetest.Golden(b, "facts-pve1.txt").Stdout
 	b.ReportAllocs()
 	b.SetBytes(int64(len(in)))
 	for b.Loop() {
@@ -50,7 +54,7 @@ func BenchmarkParseFacts(b *testing.B) {
 // BenchmarkCorosyncConf reads a corosync.conf, and writes it back (Bytes), the two halves
 // of every edit quorate makes to it.
 func BenchmarkCorosyncConf(b *testing.B) {
-	in := []byte(readGolden(b, "corosync-3nodes-2links.conf").Stdout)
+	in := []byte(pvetest.Golden(b, "corosync-3nodes-2links.conf").Stdout)
 	b.Run("read", func(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(int64(len(in)))
@@ -77,7 +81,7 @@ func BenchmarkCorosyncConf(b *testing.B) {
 
 func BenchmarkParsePackageVersions(b *testing.B) {
 	for _, name := range []string{"pveversion-v-9.txt", "pveversion-v-7.txt"} {
-		in := readGolden(b, name).Stdout
+		in := pvetest.Golden(b, name).Stdout
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(in)))
@@ -94,7 +98,7 @@ func BenchmarkParsePackageVersions(b *testing.B) {
 // precheck list and an output no rule knows (every rule is tried).
 func BenchmarkClassifyJoin(b *testing.B) {
 	for _, name := range []string{"join-success-pipe.txt", "join-precheck-all.txt", "join-unknown.txt"} {
-		g := readGolden(b, name)
+		g := pvetest.Golden(b, name)
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(g.Stdout) + len(g.Stderr)))

@@ -3,10 +3,12 @@ package pve
 import (
 	"strings"
 	"testing"
+
+	"github.com/quorate/quorate/pve/pvetest"
 )
 
 func TestPveshStandaloneIsNotInCluster(t *testing.T) {
-	st, err := ParsePveshClusterStatus(readGolden(t, "pvesh-status-standalone.json").Stdout)
+	st, err := ParsePveshClusterStatus(pvetest.Golden(t, "pvesh-status-standalone.json").Stdout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -16,7 +18,7 @@ func TestPveshStandaloneIsNotInCluster(t *testing.T) {
 }
 
 func TestPveshClusteredWithOfflineNode(t *testing.T) {
-	st, err := ParsePveshClusterStatus(readGolden(t, "pvesh-status-clustered.json").Stdout)
+	st, err := ParsePveshClusterStatus(pvetest.Golden(t, "pvesh-status-clustered.json").Stdout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +60,7 @@ func TestPveshValueSpellings(t *testing.T) {
 }
 
 func TestParseJoinInfo(t *testing.T) {
-	ji, err := ParseJoinInfo(readGolden(t, "pvesh-join-info.json").Stdout)
+	ji, err := ParseJoinInfo(pvetest.Golden(t, "pvesh-join-info.json").Stdout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +81,7 @@ func TestParseJoinInfo(t *testing.T) {
 }
 
 func TestParseNodelist(t *testing.T) {
-	nodes, err := ParseNodelist(readGolden(t, "pvesh-nodes.json").Stdout)
+	nodes, err := ParseNodelist(pvetest.Golden(t, "pvesh-nodes.json").Stdout)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,8 @@ package pve
 import (
 	"strings"
 	"testing"
+
+	"github.com/quorate/quorate/pve/pvetest"
 )
 
 func TestParseQuorumStatusGoldens(t *testing.T) {
@@ -22,7 +24,7 @@ func TestParseQuorumStatusGoldens(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.golden, func(t *testing.T) {
-			st, err := ParseQuorumStatus(readGolden(t, tt.golden).Stdout)
+			st, err := ParseQuorumStatus(pvetest.Golden(t, tt.golden).Stdout)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -56,17 +58,17 @@ func TestParseQuorumStatusGoldens(t *testing.T) {
 
 func TestQuorateAndNotQuorateNeverConfused(t *testing.T) {
 	// Both exit 2 on a real node; the text is the only difference.
-	not, _ := ParseQuorumStatus(readGolden(t, "pvecm-status-not-quorate.txt").Stdout)
+	not, _ := ParseQuorumStatus(pvetest.Golden(t, "pvecm-status-not-quorate.txt").Stdout)
 	if not.State != NotQuorate || not.HasFlag("Quorate") {
 		t.Errorf("not-quorate golden read as %v", not.State)
 	}
-	if _, err := ParseQuorumStatus(readGolden(t, "pvecm-status-no-cluster.txt").Stderr); err == nil {
+	if _, err := ParseQuorumStatus(pvetest.Golden(t, "pvecm-status-no-cluster.txt").Stderr); err == nil {
 		t.Error("the no-cluster text parsed as a status")
 	}
 }
 
 func TestQuorumtoolWithoutPvecmHeader(t *testing.T) {
-	full := readGolden(t, "pvecm-status-quorate.txt").Stdout
+	full := pvetest.Golden(t, "pvecm-status-quorate.txt").Stdout
 	_, qt, _ := strings.Cut(full, "\n\n") // corosync-quorumtool -siH: no Cluster information
 	st, err := ParseQuorumStatus(qt)
 	if err != nil {
@@ -78,7 +80,7 @@ func TestQuorumtoolWithoutPvecmHeader(t *testing.T) {
 }
 
 func TestQDeviceNotVoting(t *testing.T) {
-	in := strings.Replace(readGolden(t, "pvecm-status-qdevice.txt").Stdout,
+	in := strings.Replace(pvetest.Golden(t, "pvecm-status-qdevice.txt").Stdout,
 		"0x00000000          1            Qdevice", "0x00000000          0            Qdevice (votes 1)", 1)
 	st, err := ParseQuorumStatus(in)
 	if err != nil {
@@ -90,7 +92,7 @@ func TestQDeviceNotVoting(t *testing.T) {
 }
 
 func TestParsePvecmNodes(t *testing.T) {
-	ms, err := ParsePvecmNodes(readGolden(t, "pvecm-nodes.txt").Stdout)
+	ms, err := ParsePvecmNodes(pvetest.Golden(t, "pvecm-nodes.txt").Stdout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +122,7 @@ func TestQuorumStatusErrorsQuoteTheLine(t *testing.T) {
 // corosync-quorumtool prints an empty name for a member whose address it cannot get; the row
 // still counts, and "(local)" must not be taken for a name.
 func TestMemberWithoutAName(t *testing.T) {
-	full := readGolden(t, "pvecm-status-quorate.txt").Stdout
+	full := pvetest.Golden(t, "pvecm-status-quorate.txt").Stdout
 	full = strings.Replace(full, "0x00000002          1 192.168.202.179 (local)", "0x00000002          1  (local)", 1)
 	full = strings.Replace(full, "0x00000001          1 192.168.202.121", "0x00000001          1 ", 1)
 	st, err := ParseQuorumStatus(full)

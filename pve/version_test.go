@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/quorate/quorate/pve/pvetest"
 )
 
 func TestParseManagerVersion(t *testing.T) {
@@ -17,7 +19,7 @@ func TestParseManagerVersion(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.golden, func(t *testing.T) {
-			mv, err := ParseManagerVersion(readGolden(t, tt.golden).Stdout)
+			mv, err := ParseManagerVersion(pvetest.Golden(t, tt.golden).Stdout)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -30,7 +32,7 @@ func TestParseManagerVersion(t *testing.T) {
 }
 
 func TestParsePackageVersions(t *testing.T) {
-	pv, err := ParsePackageVersions(readGolden(t, "pveversion-v-9.txt").Stdout)
+	pv, err := ParsePackageVersions(pvetest.Golden(t, "pveversion-v-9.txt").Stdout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +46,7 @@ func TestParsePackageVersions(t *testing.T) {
 		t.Errorf("%d packages, want 8", len(pv.Packages))
 	}
 
-	old, err := ParsePackageVersions(readGolden(t, "pveversion-v-7.txt").Stdout)
+	old, err := ParsePackageVersions(pvetest.Golden(t, "pveversion-v-7.txt").Stdout)
 	if err != nil {
 		t.Fatal(err)
 	}
