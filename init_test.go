@@ -11,25 +11,33 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/quorate/quorate/inventory"
+	"github.com/quorate/quorate/playbooks"
 	"github.com/quorate/quorate/remote"
 	"github.com/quorate/quorate/remote/remotetest"
 )
 
 const testPassword = "s3cret-Pw-for-first-contact"
 
-// fakePVEHost is an in-process SSH server whose `hostname` and `ip` are scripts, so that it
-// reports the name and addresses of a PVE node rather than those of the test machine.
+// fakePVEHost is an in-process SSH server that answers quorate's facts script (sent to
+// `sh -s`) with the facts of a PVE node called hostname whose `ip -o addr` lines are
+// ipOutput, rather than those of the test machine.
 func fakePVEHost(t *testing.T, hostname, ipOutput string) *remotetest.Server {
 	t.Helper()
 	bin := t.TempDir()
-	scripts := map[string]string{
-		"hostname": "#!/bin/sh\necho " + hostname + "\n",
-		"ip":       "#!/bin/sh\ncat <<'OUT'\n" + ipOutput + "OUT\n",
-	}
-	for name, body := range scripts {
-		if err := os.WriteFile(filepath.Join(bin, name), []byte(body), 0o755); err != nil {
-			t.Fatal(err)
+	node, _, _ := strings.Cut(hostname, ".")
+	var facts strings.Builder
+	fmt.Fprintf(&facts, "quorate-facts v1\n[host]\nhostname=%s\nuname_n=%s\nnodename=%s\n[addresses]\n", node, hostname, node)
+	for _, line := range strings.Split(strings.TrimRight(ipOutput, "\n"), "\n") {
+		if line != "" {
+			fmt.Fprintf(&facts, "addr=%s\n", line)
 		}
+	}
+	facts.WriteString("quorate-facts end\n")
+	// The transport's wrapper finds this sh first on PATH: `sh -s` (the facts script on
+	// stdin) is answered from the text above; anything else is the real sh.
+	script := "#!/bin/sh\nif [ \"$1\" = -s ]; then\ncat >/dev/null\ncat <<'OUT'\n" + facts.String() + "OUT\nexit 0\nfi\nexec /bin/sh \"$@\"\n"
+	if err := os.WriteFile(filepath.Join(bin, "sh"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
 	}
 	return remotetest.Start(t, remotetest.Options{
 		Password: testPassword,
@@ -150,7 +158,7 @@ func TestInitRecordsNewKeysAndWritesAValidFile(t *testing.T) {
 	if len(logs) != 1 {
 		t.Fatalf("want one run log, found %v", logs)
 	}
-	if log := readFile(t, logs[0]); strings.Contains(log, testPassword) || !strings.Contains(log, surveyCommand) {
+	if log := readFile(t, logs[0]); strings.Contains(log, testPassword) || !strings.Contains(log, `"cmd":"sh -s"`) {
 		t.Errorf("the run log must list the command and never the password:\n%s", log)
 	}
 
@@ -168,7 +176,7 @@ func TestInitRecordsNewKeysAndWritesAValidFile(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("--force: exit %d\n%s\n%s", code, out, stderr)
 	}
-	var report initReport
+	var report playbooks.InitReport
 	if err := json.Unmarshal([]byte(out), &report); err != nil {
 		t.Fatalf("--output json: %v\n%s", err, out)
 	}

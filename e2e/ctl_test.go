@@ -15,6 +15,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/quorate/quorate/inventory"
+	"github.com/quorate/quorate/playbooks"
 	"github.com/quorate/quorate/pve"
 	"github.com/quorate/quorate/remote"
 )
@@ -97,15 +98,9 @@ func connect(t *testing.T) *cluster {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { logf.Close() })
-	cfg := remote.Config{
-		User:           inv.SSH.User,
-		Port:           inv.SSH.Port,
-		IdentityFiles:  []string{inv.SSH.IdentityFile},
-		KnownHostsFile: inv.SSH.KnownHosts,
-		SSHConfigFile:  "none",
-		AgentSocket:    "none",
-		Log:            slog.New(slog.NewJSONHandler(logf, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	}
+	cfg := playbooks.RemoteConfig(inv.SSH)
+	cfg.SSHConfigFile, cfg.AgentSocket = "none", "none"
+	cfg.Log = slog.New(slog.NewJSONHandler(logf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	c := &cluster{inv: inv, password: pw, clients: make([]*remote.Client, len(inv.Nodes)), nodes: make([]*pve.Node, len(inv.Nodes))}
 	errs := make([]error, len(inv.Nodes))
 	var wg sync.WaitGroup

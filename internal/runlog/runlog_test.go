@@ -1,4 +1,4 @@
-package main
+package runlog
 
 import (
 	"errors"
@@ -13,13 +13,13 @@ import (
 func TestDefaultLogPathUnderStateDir(t *testing.T) {
 	now := time.Date(2026, 11, 25, 13, 45, 0, 0, time.UTC)
 	t.Setenv("XDG_STATE_HOME", "/state")
-	got, err := defaultLogPath(now, 42)
+	got, err := DefaultPath(now, 42)
 	if err != nil || got != "/state/quorate/quorate-20261125T134500Z-42.log" {
 		t.Errorf("with XDG_STATE_HOME: %q, %v", got, err)
 	}
 	t.Setenv("XDG_STATE_HOME", "relative/ignored")
 	t.Setenv("HOME", "/home/u")
-	got, err = defaultLogPath(now, 42)
+	got, err = DefaultPath(now, 42)
 	if err != nil || got != "/home/u/.local/state/quorate/quorate-20261125T134500Z-42.log" {
 		t.Errorf("without XDG_STATE_HOME: %q, %v", got, err)
 	}
@@ -30,22 +30,22 @@ func TestDefaultLogPathUnderStateDir(t *testing.T) {
 func TestRunLogRedactsSecrets(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv("XDG_STATE_HOME", dir)
-	log, err := openRunLog(globalOptions{}, io.Discard, time.Now())
+	log, err := Open(Options{Stderr: io.Discard, Now: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(log.path, filepath.Join(dir, "quorate")+"/") {
-		t.Errorf("log path %s not under the state dir", log.path)
+	if !strings.HasPrefix(log.Path, filepath.Join(dir, "quorate")+"/") {
+		t.Errorf("log path %s not under the state dir", log.Path)
 	}
-	log.secrets.add("hunter2")
-	log.secrets.add("hunter2-and-more") // a secret that contains another is hidden whole
-	log.logger.Info("passphrase hunter2-and-more")
-	log.logger.With("stdin", "password=hunter2").Info("auth with hunter2",
+	log.AddSecret("hunter2")
+	log.AddSecret("hunter2-and-more") // a secret that contains another is hidden whole
+	log.Logger.Info("passphrase hunter2-and-more")
+	log.Logger.With("stdin", "password=hunter2").Info("auth with hunter2",
 		"err", errors.New("login failed for hunter2"), "cmd", "echo hunter2", "exit", 0, "duration", time.Second)
 	if err := log.Close(); err != nil {
 		t.Fatal(err)
 	}
-	data, err := os.ReadFile(log.path)
+	data, err := os.ReadFile(log.Path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func TestRunLogRedactsSecrets(t *testing.T) {
 	if !strings.Contains(text, `"duration":"1s"`) {
 		t.Errorf("duration not written for people to read:\n%s", text)
 	}
-	info, _ := os.Stat(log.path)
+	info, _ := os.Stat(log.Path)
 	if info.Mode().Perm() != 0o600 {
 		t.Errorf("log mode %v, want 0600", info.Mode().Perm())
 	}

@@ -1,33 +1,31 @@
-package main
+package inventory
 
 import (
 	"net/netip"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/quorate/quorate/inventory"
 )
 
 // Whatever a host calls itself, the file must stay valid YAML that reads back as written;
 // odd names are then reported by validation, not by a parse error.
 func TestStarterRendersValuesSafely(t *testing.T) {
-	s := starter{
-		clusterName: "lab",
-		ssh:         inventory.SSH{User: "root", Port: 2222},
-		written:     time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC),
-		nodes: []starterNode{
-			{name: "pve1", address: "198.51.100.11", link: "198.51.100.11",
-				seen: []hostAddress{{Interface: "vmbr0", Prefix: netip.MustParsePrefix("198.51.100.11/24")}}},
-			{name: "true", address: "10", link: "2001:db8::2"},
-			{name: "a: b #c", address: "h3"},
+	s := Starter{
+		ClusterName: "lab",
+		SSH:         SSH{User: "root", Port: 2222},
+		Written:     time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC),
+		Nodes: []StarterNode{
+			{Name: "pve1", Address: "198.51.100.11", Link: "198.51.100.11",
+				Seen: []SeenAddress{{Interface: "vmbr0", Prefix: netip.MustParsePrefix("198.51.100.11/24")}}},
+			{Name: "true", Address: "10", Link: "2001:db8::2"},
+			{Name: "a: b #c", Address: "h3"},
 		},
 	}
-	data, err := s.render()
+	data, err := s.Render()
 	if err != nil {
 		t.Fatal(err)
 	}
-	inv := inventory.Parse("starter.yaml", data, func(string) (string, bool) { return "", false })
+	inv := Parse("starter.yaml", data, func(string) (string, bool) { return "", false })
 	if inv.SSH.Port != 2222 || inv.SSH.User != "root" || inv.Cluster.Name != "lab" {
 		t.Errorf("read back %+v %+v\n%s", inv.Cluster, inv.SSH, data)
 	}

@@ -1,4 +1,4 @@
-package main
+package prompt
 
 import (
 	"bytes"
@@ -54,14 +54,14 @@ func (w *notifyWriter) Write(p []byte) (int, error) {
 func TestSecretPromptDoesNotEcho(t *testing.T) {
 	master, slave := openPTY(t)
 	out := &notifyWriter{written: make(chan struct{})}
-	p := &prompter{in: slave, out: out}
+	p := &Prompter{in: slave, out: out}
 	type answer struct {
 		value string
 		err   error
 	}
 	got := make(chan answer, 1)
 	go func() {
-		v, err := p.secret("Password: ")
+		v, err := p.Secret("Password: ")
 		got <- answer{v, err}
 	}()
 	select {
@@ -97,8 +97,8 @@ func TestSecretPromptDoesNotEcho(t *testing.T) {
 func TestRestoreTurnsEchoBackOnWhileAQuestionWaits(t *testing.T) {
 	_, slave := openPTY(t)
 	out := &notifyWriter{written: make(chan struct{})}
-	p := &prompter{in: slave, out: out}
-	go p.secret("Password: ") // never answered; ends when the test's pty closes
+	p := &Prompter{in: slave, out: out}
+	go p.Secret("Password: ") // never answered; ends when the test's pty closes
 	select {
 	case <-out.written:
 	case <-time.After(5 * time.Second):
@@ -107,11 +107,11 @@ func TestRestoreTurnsEchoBackOnWhileAQuestionWaits(t *testing.T) {
 	if termios, err := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS); err != nil || termios.Lflag&unix.ECHO != 0 {
 		t.Fatalf("echo is on while the question waits (err %v)", err)
 	}
-	p.restore()
+	p.Restore()
 	if termios, err := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS); err != nil || termios.Lflag&unix.ECHO == 0 {
 		t.Errorf("echo still off after restore (err %v)", err)
 	}
-	p.restore() // a second call, or one with no question open, changes nothing
+	p.Restore() // a second call, or one with no question open, changes nothing
 }
 
 // Ctrl-C or --timeout while a question waits ends the question: the handshake waiting for
@@ -120,11 +120,11 @@ func TestSecretEndsWithTheRun(t *testing.T) {
 	_, slave := openPTY(t)
 	out := &notifyWriter{written: make(chan struct{})}
 	ctx, cancel := context.WithCancelCause(context.Background())
-	p := &prompter{in: slave, out: out, ctx: ctx}
+	p := &Prompter{in: slave, out: out, ctx: ctx}
 	stopped := errors.New("interrupted")
 	done := make(chan error, 1)
 	go func() {
-		_, err := p.secret("Password: ")
+		_, err := p.Secret("Password: ")
 		done <- err
 	}()
 	select {
@@ -147,9 +147,9 @@ func TestSecretEndsWithTheRun(t *testing.T) {
 }
 
 func TestSecretNeedsATerminal(t *testing.T) {
-	p := &prompter{in: strings.NewReader("pw\n"), out: &bytes.Buffer{}}
-	if _, err := p.secret("Password: "); !errors.Is(err, errNoTerminal) {
-		t.Errorf("err = %v, want errNoTerminal", err)
+	p := &Prompter{in: strings.NewReader("pw\n"), out: &bytes.Buffer{}}
+	if _, err := p.Secret("Password: "); !errors.Is(err, ErrNoTerminal) {
+		t.Errorf("err = %v, want ErrNoTerminal", err)
 	}
 }
 
@@ -157,16 +157,16 @@ func TestSecretNeedsATerminal(t *testing.T) {
 func TestSharedSecretAsksOnce(t *testing.T) {
 	var asked atomic.Int32
 	var seen []string
-	s := &sharedSecret{
-		ask:    func() (string, error) { asked.Add(1); return "pw", nil },
-		onRead: func(v string) { seen = append(seen, v) },
+	s := &Once{
+		Ask:    func() (string, error) { asked.Add(1); return "pw", nil },
+		OnRead: func(v string) { seen = append(seen, v) },
 	}
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if v, err := s.get(); v != "pw" || err != nil {
+			if v, err := s.Get(); v != "pw" || err != nil {
 				t.Errorf("get = %q, %v", v, err)
 			}
 		}()

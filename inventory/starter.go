@@ -1,10 +1,11 @@
-package main
+package inventory
 
 import (
 	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -12,62 +13,67 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
-
-	"github.com/quorate/quorate/inventory"
 )
 
-// starter is what init learnt, to be written as a first cluster file.
-type starter struct {
-	clusterName string
-	ssh         inventory.SSH
-	nodes       []starterNode
-	written     time.Time
+// Starter is what init learnt of the hosts, to be written as a first cluster file.
+type Starter struct {
+	ClusterName string
+	SSH         SSH
+	Nodes       []StarterNode
+	Written     time.Time
 }
 
-type starterNode struct {
-	name    string
-	address string
-	link    string // "" when the host showed no usable global address
-	seen    []hostAddress
+// StarterNode is one host as init saw it.
+type StarterNode struct {
+	Name    string
+	Address string
+	Link    string // "" when the host showed no usable global address
+	Seen    []SeenAddress
 }
 
-// render writes the starter as YAML with comments that tell the user what to review. It goes
+// SeenAddress is one global address of a host, with its prefix length and interface.
+type SeenAddress struct {
+	Interface string       `json:"interface"`
+	Prefix    netip.Prefix `json:"address"`
+}
+
+// Render writes the starter as YAML with comments that tell the user what to review. It goes
 // through a yaml.Node tree so that every value is quoted as YAML needs, whatever a host
 // reported as its name.
-func (s starter) render() ([]byte, error) {
+func (s Starter) Render() ([]byte, error) {
 	clusterSection := mapping(
-		pair("name", str(s.clusterName), "at most 15 letters, digits and inner hyphens; cannot be changed later"),
-		pair("join", str(string(inventory.JoinAPI)), "api (root password) | ssh (pvecm add --use_ssh)"),
-		pair("password_env", str(inventory.DefaultPasswordEnv), "the variable holding the root password; never the password itself"),
+		pair("name", str(s.ClusterName), "at most 15 letters, digits and inner hyphens; cannot be changed later"),
+		pair("join", str(string(JoinAPI)), "api (root password) | ssh (pvecm add --use_ssh)"),
+		pair("password_env", str(DefaultPasswordEnv), "the variable holding the root password; never the password itself"),
 	)
 	var sshPairs [][2]*yaml.Node
-	if s.ssh.User != "" {
-		sshPairs = append(sshPairs, pair("user", str(s.ssh.User), ""))
+	if s.SSH.User != "" {
+		sshPairs = append(sshPairs, pair("user", str(s.SSH.User), ""))
 	}
-	if s.ssh.Port != 0 {
-		sshPairs = append(sshPairs, pair("port", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.Itoa(s.ssh.Port)}, ""))
+	if s.SSH.Port != 0 {
+		sshPairs = append(sshPairs, pair("port", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.Itoa(s.SSH.Port)}, ""))
 	}
-	if s.ssh.IdentityFile != "" {
-		sshPairs = append(sshPairs, pair("identity_file", str(s.ssh.IdentityFile), ""))
+	if s.SSH.IdentityFile != "" {
+		sshPairs = append(sshPairs, pair("identity_file", str(s.SSH.IdentityFile), ""))
 	}
-	if s.ssh.KnownHosts != "" {
-		sshPairs = append(sshPairs, pair("known_hosts", str(s.ssh.KnownHosts), ""))
+	if s.SSH.KnownHosts != "" {
+		sshPairs = append(sshPairs, pair("known_hosts", str(s.SSH.KnownHosts), ""))
 	}
-	if s.ssh.Jump != "" {
-		sshPairs = append(sshPairs, pair("jump", str(s.ssh.Jump), ""))
+	if s.SSH.Jump != "" {
+		sshPairs = append(sshPairs, pair("jump", str(s.SSH.Jump), ""))
 	}
 	nodes := &yaml.Node{Kind: yaml.SequenceNode}
-	for i, n := range s.nodes {
+	for i, n := range s.Nodes {
 		// The meaning of each key is said once, on the first node; every node says what
 		// addresses it has, to choose links from.
-		nameNote, addressNote, linksNote := "", "", "seen: "+describeAddresses(n.seen)
+		nameNote, addressNote, linksNote := "", "", "seen: "+DescribeAddresses(n.Seen)
 		if i == 0 {
 			nameNote, addressNote = "the host's hostname, which is its PVE node name", "where quorate connects by SSH"
 			linksNote = "corosync link0, link1, ...; IP addresses only; " + linksNote
 		}
-		node := mapping(pair("name", str(n.name), nameNote), pair("address", str(n.address), addressNote))
-		if n.link != "" {
-			links := &yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle, Content: []*yaml.Node{str(n.link)}}
+		node := mapping(pair("name", str(n.Name), nameNote), pair("address", str(n.Address), addressNote))
+		if n.Link != "" {
+			links := &yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle, Content: []*yaml.Node{str(n.Link)}}
 			p := pair("links", links, linksNote)
 			node.Content = append(node.Content, p[0], p[1])
 		} else {
@@ -84,7 +90,7 @@ func (s starter) render() ([]byte, error) {
 	top.Content = append(top.Content, p[0], p[1])
 	top.HeadComment = fmt.Sprintf("Starter cluster file written by quorate init on %s.\n"+
 		"Review the name and the links, add a qdevice section if you want one, then run: quorate validate",
-		s.written.UTC().Format("2006-01-02 15:04 UTC"))
+		s.Written.UTC().Format("2006-01-02 15:04 UTC"))
 
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
@@ -98,7 +104,8 @@ func (s starter) render() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-func describeAddresses(addrs []hostAddress) string {
+// DescribeAddresses lists addresses as "198.51.100.11/24 (vmbr0), ...", or "none".
+func DescribeAddresses(addrs []SeenAddress) string {
 	if len(addrs) == 0 {
 		return "none"
 	}
@@ -131,15 +138,16 @@ func mapping(pairs ...[2]*yaml.Node) *yaml.Node {
 	return m
 }
 
-var errFileExists = errors.New("exists")
+// ErrFileExists is WriteFile refusing to replace a file.
+var ErrFileExists = errors.New("exists")
 
-// writeClusterFile never replaces an existing file unless force is set; with force the new
+// WriteFile never replaces an existing file unless force is set; with force the new
 // content is renamed into place so that a crash leaves the old file or the new, never half.
-func writeClusterFile(path string, data []byte, force bool) error {
+func WriteFile(path string, data []byte, force bool) error {
 	if !force {
 		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 		if errors.Is(err, fs.ErrExist) {
-			return fmt.Errorf("%s: %w", path, errFileExists)
+			return fmt.Errorf("%s: %w", path, ErrFileExists)
 		}
 		if err != nil {
 			return err

@@ -1,4 +1,7 @@
-package main
+// Package runlog is the log of one run: a JSON file with every remote command and step, mode
+// 0600, and a copy of warnings (everything with --verbose) on stderr, with the run's secrets
+// redacted from both.
+package runlog
 
 import (
 	"context"
@@ -7,27 +10,36 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/quorate/quorate/remote"
 )
 
-// runLog is the file every run that reaches hosts writes: each remote command with its
-// duration and exit code, and each step, so that a failure can be understood afterwards. It
-// also feeds stderr, at warning level unless --verbose.
-type runLog struct {
-	path    string
+// Log is the file every run that reaches hosts writes: each remote command with its duration
+// and exit code, and each step, so that a failure can be understood afterwards. It also feeds
+// stderr, at warning level unless verbose.
+type Log struct {
+	Path    string
+	Logger  *slog.Logger
 	file    *os.File
-	secrets *secretSet
-	logger  *slog.Logger
+	secrets *secrets
 }
 
-func openRunLog(opts globalOptions, stderr io.Writer, now time.Time) (*runLog, error) {
-	path := opts.logFile
+// Options say where the log goes. Path "" means a new file under the XDG state directory.
+type Options struct {
+	Path    string
+	Verbose bool
+	Stderr  io.Writer
+	Now     time.Time
+}
+
+// Open creates (or appends to) the log file.
+func Open(opts Options) (*Log, error) {
+	path := opts.Path
 	if path == "" {
 		var err error
-		if path, err = defaultLogPath(now, os.Getpid()); err != nil {
+		if path, err = DefaultPath(opts.Now, os.Getpid()); err != nil {
 			return nil, err
 		}
 	}
@@ -40,21 +52,29 @@ func openRunLog(opts globalOptions, stderr io.Writer, now time.Time) (*runLog, e
 		return nil, fmt.Errorf("log file: %w", err)
 	}
 	level := slog.LevelWarn
-	if opts.verbose {
+	if opts.Verbose {
 		level = slog.LevelDebug
 	}
-	secrets := &secretSet{}
+	stderr := opts.Stderr
+	if stderr == nil {
+		stderr = io.Discard
+	}
+	secrets := &secrets{}
 	handler := slog.NewMultiHandler(
 		slog.NewJSONHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug, ReplaceAttr: readableDuration}),
 		slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}),
 	)
-	return &runLog{
-		path:    path,
+	return &Log{
+		Path:    path,
 		file:    f,
 		secrets: secrets,
-		logger:  slog.New(&redactingHandler{next: handler, secrets: secrets}),
+		Logger:  slog.New(&redactingHandler{next: handler, secrets: secrets}),
 	}, nil
 }
+
+// AddSecret hides secret (a password read from a prompt or the environment) from every
+// later log line.
+func (l *Log) AddSecret(secret string) { l.secrets.add(secret) }
 
 // readableDuration writes durations as "1.5s" rather than JSON's count of nanoseconds, for
 // the person reading the log after a failure.
@@ -65,9 +85,9 @@ func readableDuration(_ []string, a slog.Attr) slog.Attr {
 	return a
 }
 
-// defaultLogPath follows the XDG base directory rules: $XDG_STATE_HOME when it is absolute,
+// DefaultPath follows the XDG base directory rules: $XDG_STATE_HOME when it is absolute,
 // else ~/.local/state. A new file per run, so that runs never mix.
-func defaultLogPath(now time.Time, pid int) (string, error) {
+func DefaultPath(now time.Time, pid int) (string, error) {
 	dir := os.Getenv("XDG_STATE_HOME")
 	if !filepath.IsAbs(dir) {
 		home, err := os.UserHomeDir()
@@ -80,34 +100,28 @@ func defaultLogPath(now time.Time, pid int) (string, error) {
 	return filepath.Join(dir, "quorate", name), nil
 }
 
-func (l *runLog) Close() error { return l.file.Close() }
+func (l *Log) Close() error { return l.file.Close() }
 
-// secretSet holds the secrets of a run (passwords read from a prompt or the environment) as
-// they become known, so that no log line can carry them.
-type secretSet struct {
+// secrets holds the secrets of a run as they become known, so that no log line can carry
+// them. The redaction itself is the transport's, so both hide secrets the same way.
+type secrets struct {
 	mu     sync.Mutex
 	values []string
 }
 
-func (s *secretSet) add(secret string) {
+func (s *secrets) add(secret string) {
 	if secret == "" {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.values = append(s.values, secret)
-	// Longest first: a secret that contains another (a passphrase and the password it
-	// starts with) must not be left half visible.
-	slices.SortStableFunc(s.values, func(a, b string) int { return len(b) - len(a) })
 }
 
-func (s *secretSet) redact(text string) string {
+func (s *secrets) redact(text string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, v := range s.values {
-		text = strings.ReplaceAll(text, v, "***")
-	}
-	return text
+	return remote.Redact(text, s.values)
 }
 
 // redactingHandler rewrites every message and attribute through the secret set before it
@@ -115,7 +129,7 @@ func (s *secretSet) redact(text string) string {
 // rest, such as an error that quotes a password back.
 type redactingHandler struct {
 	next    slog.Handler
-	secrets *secretSet
+	secrets *secrets
 }
 
 func (h *redactingHandler) Enabled(ctx context.Context, level slog.Level) bool {

@@ -1,4 +1,6 @@
-package main
+// Package prompt asks the person at the terminal: secrets with echo off, one question at a
+// time even when many hosts are dialled at once, and never when stdin is not a terminal.
+package prompt
 
 import (
 	"bufio"
@@ -13,9 +15,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// prompter asks the user for secrets on the terminal, one question at a time even when many
+// Prompter asks the user for secrets on the terminal, one question at a time even when many
 // hosts are dialled at once, and never echoes what is typed.
-type prompter struct {
+type Prompter struct {
 	in  io.Reader
 	out io.Writer
 	ctx context.Context // a question ends unanswered when ctx does; nil: never
@@ -28,9 +30,15 @@ type prompter struct {
 	saved   *unix.Termios
 }
 
-// restore turns echo back on if a question is still waiting (the run was interrupted or
+// New asks on in (when it is a terminal) and writes questions to out; a question ends
+// unanswered when ctx does.
+func New(ctx context.Context, in io.Reader, out io.Writer) *Prompter {
+	return &Prompter{in: in, out: out, ctx: ctx}
+}
+
+// Restore turns echo back on if a question is still waiting (the run was interrupted or
 // timed out meanwhile) and ends its line. The caller defers it before the process exits.
-func (p *prompter) restore() {
+func (p *Prompter) Restore() {
 	p.stateMu.Lock()
 	defer p.stateMu.Unlock()
 	if p.saved != nil {
@@ -40,9 +48,14 @@ func (p *prompter) restore() {
 	}
 }
 
-// terminal is the file descriptor of stdin when it is a terminal; ok is false otherwise (a
-// pipe, a file, CI), and then nothing may be asked.
-func (p *prompter) terminal() (fd int, ok bool) {
+// Terminal tells whether questions can be asked: false for a pipe, a file, CI.
+func (p *Prompter) Terminal() bool {
+	_, ok := p.terminal()
+	return ok
+}
+
+// terminal is the file descriptor of stdin when it is a terminal; ok is false otherwise.
+func (p *Prompter) terminal() (fd int, ok bool) {
 	f, isFile := p.in.(*os.File)
 	if !isFile {
 		return 0, false
@@ -53,15 +66,16 @@ func (p *prompter) terminal() (fd int, ok bool) {
 	return int(f.Fd()), true
 }
 
-var errNoTerminal = errors.New("stdin is not a terminal, so nothing can be asked")
+// ErrNoTerminal is the error of a question that cannot be asked.
+var ErrNoTerminal = errors.New("stdin is not a terminal, so nothing can be asked")
 
-// secret prints question and reads one line with echo off.
-func (p *prompter) secret(question string) (string, error) {
+// Secret prints question and reads one line with echo off.
+func (p *Prompter) Secret(question string) (string, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	fd, ok := p.terminal()
 	if !ok {
-		return "", errNoTerminal
+		return "", ErrNoTerminal
 	}
 	old, err := unix.IoctlGetTermios(fd, unix.TCGETS)
 	if err != nil {
@@ -114,25 +128,26 @@ func (p *prompter) secret(question string) (string, error) {
 	}
 }
 
-// sharedSecret asks once and gives every later caller the same answer: one password for all
-// the hosts of a run, not one prompt per host.
-type sharedSecret struct {
-	ask    func() (string, error)
+// Once asks once and gives every later caller the same answer: one password for all the
+// hosts of a run, not one prompt per host. OnRead, when set, learns the answer (to redact it).
+type Once struct {
+	Ask    func() (string, error)
+	OnRead func(string)
 	mu     sync.Mutex
 	done   bool
 	value  string
 	err    error
-	onRead func(string)
 }
 
-func (s *sharedSecret) get() (string, error) {
+// Get asks the first time and answers every time.
+func (s *Once) Get() (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.done {
-		s.value, s.err = s.ask()
+		s.value, s.err = s.Ask()
 		s.done = true
-		if s.err == nil && s.onRead != nil {
-			s.onRead(s.value)
+		if s.err == nil && s.OnRead != nil {
+			s.OnRead(s.value)
 		}
 	}
 	return s.value, s.err

@@ -1,0 +1,107 @@
+// Package playbooks holds quorate's jobs (init, preflight, up, ...), each a readable flow:
+// connect -> discover -> classify -> plan -> confirm -> run. The command line gives a playbook
+// a Session and a request and renders what comes back; nothing here writes to the terminal
+// except through the Session.
+package playbooks
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/quorate/quorate/internal/prompt"
+	"github.com/quorate/quorate/inventory"
+	"github.com/quorate/quorate/remote"
+)
+
+// Session is what the command line gives every playbook that reaches hosts.
+type Session struct {
+	Log *slog.Logger
+	// AddSecret hides a secret learnt during the run from every later log line.
+	AddSecret func(string)
+	// Ask is the terminal, when there is one (Ask.Terminal() tells).
+	Ask *prompt.Prompter
+	// Notes receives what the user should see as it happens (a new host key, a step
+	// starting); stdout stays for the result.
+	Notes io.Writer
+}
+
+func (s *Session) notef(format string, args ...any) {
+	if s.Notes != nil {
+		fmt.Fprintf(s.Notes, format+"\n", args...)
+	}
+}
+
+func (s *Session) addSecret(v string) {
+	if s.AddSecret != nil {
+		s.AddSecret(v)
+	}
+}
+
+// Access is how to reach the hosts: the cluster file's ssh section and what the command line
+// adds to it.
+type Access struct {
+	SSH inventory.SSH
+	// IdentityFiles are all the -i files (SSH.IdentityFile is only the first, for the file).
+	IdentityFiles []string
+	SSHConfigFile string
+	// Password is the SSH password for first contact, from the environment; "" means ask on
+	// a terminal if a host wants one.
+	Password          string
+	AcceptNewHostKeys bool
+}
+
+// RemoteConfig is the cluster file's ssh section as the transport takes it; the one place
+// that maps one onto the other.
+func RemoteConfig(s inventory.SSH) remote.Config {
+	cfg := remote.Config{
+		User:           s.User,
+		Port:           s.Port,
+		KnownHostsFile: s.KnownHosts,
+		Jump:           s.Jump,
+	}
+	if s.IdentityFile != "" {
+		cfg.IdentityFiles = []string{s.IdentityFile}
+	}
+	return cfg
+}
+
+// remoteConfig adds to RemoteConfig the session's log and the credentials asked lazily: a
+// password or passphrase is asked only if a host wants it, and only on a terminal.
+func (s *Session) remoteConfig(a Access) remote.Config {
+	cfg := RemoteConfig(a.SSH)
+	if len(a.IdentityFiles) > 0 {
+		cfg.IdentityFiles = a.IdentityFiles
+	}
+	cfg.SSHConfigFile = a.SSHConfigFile
+	cfg.AcceptNewHostKeys = a.AcceptNewHostKeys
+	cfg.Log = s.Log
+	if a.Password != "" {
+		s.addSecret(a.Password)
+		cfg.Password = func() (string, error) { return a.Password, nil }
+	} else if s.Ask != nil && s.Ask.Terminal() {
+		once := &prompt.Once{
+			Ask:    func() (string, error) { return s.Ask.Secret("SSH password (for hosts without a key): ") },
+			OnRead: s.addSecret,
+		}
+		cfg.Password = once.Get
+	}
+	cfg.Passphrase = func(file string) ([]byte, error) {
+		if v, ok := os.LookupEnv("QUORATE_SSH_PASSPHRASE"); ok {
+			s.addSecret(v)
+			return []byte(v), nil
+		}
+		if s.Ask == nil {
+			return nil, fmt.Errorf("%w: set QUORATE_SSH_PASSPHRASE, or load the key into ssh-agent (ssh-add %s)", prompt.ErrNoTerminal, file)
+		}
+		v, err := s.Ask.Secret(fmt.Sprintf("Passphrase for %s: ", file))
+		if errors.Is(err, prompt.ErrNoTerminal) {
+			err = fmt.Errorf("%w: set QUORATE_SSH_PASSPHRASE, or load the key into ssh-agent (ssh-add %s)", err, file)
+		}
+		s.addSecret(v)
+		return []byte(v), err
+	}
+	return cfg
+}
