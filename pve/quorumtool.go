@@ -177,7 +177,7 @@ func (st *ClusterStatus) setField(key, val string) error {
 		case "No":
 			st.State = NotQuorate
 		default:
-			err = fmt.Errorf("Quorate: want Yes or No, got %q", clip(val, 20))
+			err = fmt.Errorf("field Quorate: want Yes or No, got %q", clip(val, 20))
 		}
 	case "Expected votes":
 		st.ExpectedVotes, err = num()
