@@ -37,6 +37,9 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		Commands: []*cli.Command{
 			initCommand(s),
 			validateCommand(s),
+			planCommand(s),
+			upCommand(s),
+			statusCommand(s),
 			versionCommand(s),
 		},
 		Action: func(c *cli.Context) error {

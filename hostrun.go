@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -24,9 +27,50 @@ func withSession(c *cli.Context, s streams, opts globalOptions, run func(ctx con
 	defer cancel()
 	ask := prompt.New(ctx, s.stdin, s.stderr)
 	defer ask.Restore() // a question still open when the run is cut short must not leave echo off
-	sess := &playbooks.Session{Log: log.Logger, AddSecret: log.AddSecret, Ask: ask, Notes: s.stderr}
+	sess := &playbooks.Session{Log: log.Logger, AddSecret: log.AddSecret, Ask: ask, Notes: s.stderr,
+		RunDir: strings.TrimSuffix(log.Path, ".log") + ".d"}
 	if err := run(ctx, sess); err != nil {
 		return &logPathError{err: err, path: log.Path}
 	}
 	return nil
+}
+
+// clusterFlags are the flags of every command that works on the nodes of a cluster file.
+func clusterFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.BoolFlag{Name: "accept-new-host-keys", Usage: "record unknown host keys in known_hosts after showing them (nothing is trusted on first use otherwise)"},
+		&cli.StringFlag{Name: "ssh-config", Usage: `ssh config file (default ~/.ssh/config; "none" ignores it)`, TakesFile: true},
+	}
+}
+
+// withCluster is withSession for commands on a cluster file: the file is read and validated
+// first (its problems are exit 2, before any host is contacted).
+func withCluster(c *cli.Context, s streams, run func(ctx context.Context, sess *playbooks.Session, opts globalOptions, req playbooks.ClusterRequest) error) error {
+	if err := noArgs(c); err != nil {
+		return err
+	}
+	opts, err := globalsFrom(c)
+	if err != nil {
+		return err
+	}
+	inv, problems, err := loadInventory(opts.configPath)
+	if err != nil {
+		return err
+	}
+	if len(problems) > 0 {
+		for _, p := range problems {
+			fmt.Fprintln(s.stderr, p.String())
+		}
+		return withExitCode(exitUsage, fmt.Errorf("%s: %s; quorate validate shows them", inv.File, plural(len(problems), "problem")))
+	}
+	req := playbooks.ClusterRequest{Inventory: inv, Access: playbooks.Access{
+		SSH:               inv.SSH,
+		SSHConfigFile:     c.String("ssh-config"),
+		AcceptNewHostKeys: c.Bool("accept-new-host-keys"),
+		// A node without quorate's key yet takes the root password, which the file says where to find.
+		Password: os.Getenv(inv.Cluster.PasswordEnv),
+	}}
+	return withSession(c, s, opts, func(ctx context.Context, sess *playbooks.Session) error {
+		return run(ctx, sess, opts, req)
+	})
 }

@@ -26,6 +26,8 @@ type Session struct {
 	// Notes receives what the user should see as it happens (a new host key, a step
 	// starting); stdout stays for the result.
 	Notes io.Writer
+	// RunDir is this run's directory for backups and saved evidence (created when needed).
+	RunDir string
 }
 
 func (s *Session) notef(format string, args ...any) {

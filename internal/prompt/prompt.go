@@ -152,3 +152,31 @@ func (s *Once) Get() (string, error) {
 	}
 	return s.value, s.err
 }
+
+// Confirm asks a yes/no question on the terminal; only "y" or "yes" is a yes. Without a
+// terminal it answers ErrNoTerminal, so that nothing is changed unasked.
+func (p *Prompter) Confirm(question string) (bool, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, ok := p.terminal(); !ok {
+		return false, ErrNoTerminal
+	}
+	fmt.Fprint(p.out, question)
+	answered := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(p.in).ReadString('\n')
+		answered <- line
+	}()
+	ctx := p.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	select {
+	case line := <-answered:
+		a := strings.ToLower(strings.TrimSpace(line))
+		return a == "y" || a == "yes", nil
+	case <-ctx.Done():
+		fmt.Fprintln(p.out)
+		return false, context.Cause(ctx)
+	}
+}

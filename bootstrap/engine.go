@@ -1,0 +1,219 @@
+package bootstrap
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/quorate/quorate/inventory"
+	"github.com/quorate/quorate/pve"
+)
+
+// Engine carries out a plan on the nodes of one cluster file.
+type Engine struct {
+	Inventory *inventory.Inventory
+	Nodes     map[string]*pve.Node // by node name, over the run's connections
+	// Password is root@pam's password for join: api; it travels on stdin only.
+	Password string
+	// UseSSH joins with pvecm add --use_ssh (join: ssh).
+	UseSSH bool
+	// Relogin makes a fresh SSH login to a node, as a user or migration would.
+	Relogin func(ctx context.Context, node string) error
+	// Backup stores the archive of what a step is about to change on node and says where.
+	Backup func(node string, step Step, archive []byte) (string, error)
+	// Progress tells the user what happens as it happens.
+	Progress func(format string, args ...any)
+
+	JoinTimeout   time.Duration // default 5m; pvecm's own wait has none
+	VerifyTimeout time.Duration // default 2m
+	PollInterval  time.Duration // default 200ms
+}
+
+// BackedUp are the files a create or join replaces on the node it runs on.
+var BackedUp = []string{"/etc/corosync", "/etc/pve/corosync.conf", "/var/lib/pve-cluster/config.db", "/etc/pve/priv/authorized_keys"}
+
+// StepResult is one step carried out and verified.
+type StepResult struct {
+	Step     Step          `json:"step"`
+	Took     time.Duration `json:"took"`
+	Verified Verified      `json:"verified"`
+	Backup   string        `json:"backup,omitempty"`
+}
+
+// StepError is a step that failed: what failed, and the evidence gathered from each node.
+type StepError struct {
+	Step        Step
+	Err         error
+	Diagnostics map[string][]pve.Diagnostic // by node
+}
+
+func (e *StepError) Error() string {
+	return fmt.Sprintf("%s: %s: %v", e.Step.Node, e.Step.Kind, e.Err)
+}
+func (e *StepError) Unwrap() error { return e.Err }
+
+// Run carries out the steps in order, each verified from every member before the next
+// starts; it stops at the first failure, which it returns as a *StepError, with the results
+// of the steps done before it.
+func (e *Engine) Run(ctx context.Context, plan Plan) ([]StepResult, error) {
+	var done []StepResult
+	for i, step := range plan.Steps {
+		e.progress("[%d/%d] %s", i+1, len(plan.Steps), step.Describe(plan.Cluster))
+		res, err := e.runStep(ctx, step)
+		if err != nil {
+			se := &StepError{Step: step, Err: err}
+			if ctx.Err() == nil {
+				se.Diagnostics = e.diagnose(ctx, step.Members)
+			}
+			return done, se
+		}
+		e.progress("[%d/%d] %s: verified from %d member(s) in %s (%d of %d votes, quorum %d)",
+			i+1, len(plan.Steps), step.Node, len(step.Members), res.Verified.Took.Round(10*time.Millisecond),
+			step.VotesAfter, step.VotesAfter, step.QuorumAfter)
+		done = append(done, res)
+	}
+	return done, nil
+}
+
+func (e *Engine) runStep(ctx context.Context, step Step) (StepResult, error) {
+	start := time.Now()
+	res := StepResult{Step: step}
+	node := e.Nodes[step.Node]
+	if e.Backup != nil {
+		archive, err := node.Archive(ctx, BackedUp)
+		if err != nil {
+			return res, fmt.Errorf("backup before %s: %w", step.Kind, err)
+		}
+		if res.Backup, err = e.Backup(step.Node, step, archive); err != nil {
+			return res, fmt.Errorf("backup before %s: %w", step.Kind, err)
+		}
+	}
+	n, ok := e.invNode(step.Node)
+	if !ok {
+		return res, fmt.Errorf("not in cluster.yaml")
+	}
+	switch step.Kind {
+	case StepCreate:
+		if _, err := node.Create(ctx, pve.CreateOpts{ClusterName: e.Inventory.Cluster.Name, Links: links(n), NodeID: n.NodeID, Votes: n.Votes}); err != nil {
+			return res, err
+		}
+	case StepJoin:
+		if err := e.join(ctx, step, n); err != nil {
+			return res, err
+		}
+	}
+	e.progress("    %s done; verifying from every member", step.Kind)
+	v, err := e.Verify(ctx, Expect{Members: step.Members, Votes: step.VotesAfter, NewNode: step.Node})
+	if err != nil {
+		return res, err
+	}
+	res.Verified, res.Took = v, time.Since(start)
+	return res, nil
+}
+
+func (e *Engine) join(ctx context.Context, step Step, n inventory.Node) error {
+	through := e.Nodes[step.Through]
+	// The fingerprint is read over quorate's own verified SSH session to the member, so the
+	// joiner never has to trust the certificate on first use.
+	fp, err := through.CertFingerprint(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: %w", step.Through, err)
+	}
+	opts := pve.JoinOpts{
+		Target:      e.apiAddress(step.Through),
+		Password:    e.Password,
+		Fingerprint: fp,
+		Links:       links(n),
+		NodeID:      n.NodeID,
+		UseSSH:      e.UseSSH,
+		Timeout:     e.joinTimeout(),
+	}
+	if opts.UseSSH {
+		opts.Password, opts.Fingerprint = "", ""
+	}
+	if n.Votes != 0 {
+		v := n.Votes
+		opts.Votes = &v
+	}
+	jr, err := e.Nodes[step.Node].Join(ctx, opts)
+	if err != nil {
+		return err
+	}
+	if !strings.EqualFold(jr.Node, step.Node) {
+		return fmt.Errorf("pvecm reports node %q added, not %s: the host's name is not its name in cluster.yaml", jr.Node, step.Node)
+	}
+	return nil
+}
+
+// diagnose gathers the evidence from every node the step involved, with a budget of its own.
+func (e *Engine) diagnose(ctx context.Context, nodes []string) map[string][]pve.Diagnostic {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+	defer cancel()
+	out := map[string][]pve.Diagnostic{}
+	type got struct {
+		node string
+		d    []pve.Diagnostic
+	}
+	ch := make(chan got, len(nodes))
+	for _, name := range nodes {
+		go func() { ch <- got{name, e.Nodes[name].Diagnostics(ctx)} }()
+	}
+	for range nodes {
+		g := <-ch
+		out[g.node] = g.d
+	}
+	return out
+}
+
+func (e *Engine) invNode(name string) (inventory.Node, bool) {
+	for _, n := range e.Inventory.Nodes {
+		if n.Name == name {
+			return n, true
+		}
+	}
+	return inventory.Node{}, false
+}
+
+// apiAddress is where other nodes reach name's API: its link0 address, an IP by the file's rules.
+func (e *Engine) apiAddress(name string) string {
+	if n, ok := e.invNode(name); ok && len(n.Links) > 0 {
+		return n.Links[0]
+	}
+	return name
+}
+
+func links(n inventory.Node) []pve.Link {
+	out := make([]pve.Link, len(n.Links))
+	for i, a := range n.Links {
+		out[i] = pve.Link{Number: i, Addr: a}
+	}
+	return out
+}
+
+func (e *Engine) progress(format string, args ...any) {
+	if e.Progress != nil {
+		e.Progress(format, args...)
+	}
+}
+
+func (e *Engine) joinTimeout() time.Duration {
+	if e.JoinTimeout > 0 {
+		return e.JoinTimeout
+	}
+	return 5 * time.Minute
+}
+
+func (e *Engine) verifyTimeout() time.Duration {
+	if e.VerifyTimeout > 0 {
+		return e.VerifyTimeout
+	}
+	return 2 * time.Minute
+}
+
+func (e *Engine) pollInterval() time.Duration {
+	if e.PollInterval > 0 {
+		return e.PollInterval
+	}
+	return 200 * time.Millisecond
+}

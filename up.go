@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/quorate/quorate/bootstrap"
+	"github.com/quorate/quorate/internal/prompt"
+	"github.com/quorate/quorate/playbooks"
+	"github.com/quorate/quorate/remote"
+)
+
+func upCommand(s streams) *cli.Command {
+	return &cli.Command{
+		Name:  "up",
+		Usage: "build the cluster: create it on the first node, then join the others one at a time, each verified",
+		Description: "Connects to every node of the cluster file, reads its state, shows the plan (with the\n" +
+			"quorum arithmetic of each step) and, once confirmed (or with --yes), runs pvecm create on\n" +
+			"the first node and pvecm add on each other node, one at a time. After every step it\n" +
+			"verifies from every member: quorate, votes, membership, one config version, /etc/pve\n" +
+			"writable, the new node's API and a fresh SSH login. Running it again resumes: verified\n" +
+			"members are skipped. Exits 4 when the cluster did not become quorate in time.",
+		Flags: append(clusterFlags(),
+			&cli.StringFlag{Name: "plan", Usage: "run exactly the plan saved by quorate plan --out FILE, refusing if the nodes changed since", TakesFile: true},
+			&cli.DurationFlag{Name: "join-timeout", Value: 5 * time.Minute, Usage: "limit for each pvecm add (its own wait for quorum has none)"},
+		),
+		Action: func(c *cli.Context) error {
+			return withCluster(c, s, func(ctx context.Context, sess *playbooks.Session, opts globalOptions, req playbooks.ClusterRequest) error {
+				up := playbooks.UpRequest{ClusterRequest: req, JoinTimeout: c.Duration("join-timeout")}
+				if path := c.String("plan"); path != "" {
+					saved, err := playbooks.ReadSavedPlan(path)
+					if err != nil {
+						return withExitCode(exitUsage, err)
+					}
+					up.Saved = saved
+				}
+				up.Approve = func(p bootstrap.Plan) error {
+					if !opts.json {
+						printPlan(s.stdout, p)
+					}
+					return confirm(sess.Ask, opts, s.stderr, fmt.Sprintf("Apply these %s to cluster %s? [y/N] ", plural(len(p.Steps), "step"), p.Cluster))
+				}
+				report, err := sess.Up(ctx, up)
+				printUpReport(s, opts, report, err)
+				return upExit(err)
+			})
+		},
+	}
+}
+
+// confirm asks on a terminal; without one, --yes is the only yes.
+func confirm(ask *prompt.Prompter, opts globalOptions, stderr io.Writer, question string) error {
+	if opts.yes {
+		return nil
+	}
+	ok, err := ask.Confirm(question)
+	if errors.Is(err, prompt.ErrNoTerminal) {
+		return usageErrorf("stdin is not a terminal, so the plan cannot be confirmed: review it with quorate plan, then pass --yes")
+	}
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return playbooks.ErrDeclined
+	}
+	return nil
+}
+
+// upExit gives up's failures their exit codes.
+func upExit(err error) error {
+	var notQuorate *bootstrap.NotQuorateError
+	if errors.As(err, &notQuorate) {
+		return withExitCode(exitNotQuorate, err)
+	}
+	var unknown *remote.HostKeyUnknownError
+	if errors.As(err, &unknown) && unknown.Refused == "" {
+		return fmt.Errorf("%w; check the key, then accept it with --accept-new-host-keys", err)
+	}
+	return err
+}
+
+func printPlan(w io.Writer, p bootstrap.Plan) {
+	fmt.Fprintf(w, "Plan for cluster %s\n", p.Cluster)
+	for _, o := range p.Observed {
+		detail := ""
+		if o.Detail != "" {
+			detail = ": " + o.Detail
+		}
+		fmt.Fprintf(w, "  %-12s %s%s\n", o.Node, o.State, detail)
+	}
+	if len(p.Members) > 0 {
+		fmt.Fprintf(w, "  already members, skipped: %s\n", strings.Join(p.Members, ", "))
+	}
+	for _, b := range p.Blockers {
+		fmt.Fprintf(w, "  BLOCKED %s\n", b)
+	}
+	if len(p.Steps) == 0 && len(p.Blockers) == 0 {
+		fmt.Fprintln(w, "  nothing to do")
+	}
+	for i, st := range p.Steps {
+		fmt.Fprintf(w, "  %d. %-40s votes %d -> %d, quorum %d -> %d, members: %s\n", i+1, st.Describe(p.Cluster),
+			st.VotesBefore, st.VotesAfter, st.QuorumBefore, st.QuorumAfter, strings.Join(st.Members, " "))
+		if st.Warning != "" {
+			fmt.Fprintf(w, "     warning: %s\n", st.Warning)
+		}
+	}
+}
+
+type upJSON struct {
+	playbooks.UpReport
+	OK    bool   `json:"ok"`
+	Error string `json:"error,omitempty"`
+}
+
+func printUpReport(s streams, opts globalOptions, report playbooks.UpReport, err error) {
+	if opts.json {
+		out := upJSON{UpReport: report, OK: err == nil}
+		if err != nil {
+			out.Error = err.Error()
+		}
+		writeJSON(s.stdout, out)
+		return
+	}
+	for _, r := range report.Steps {
+		fmt.Fprintf(s.stdout, "ok  %-40s %s (quorate and verified %s after the change)\n", r.Step.Describe(report.Plan.Cluster),
+			r.Took.Round(10*time.Millisecond), r.Verified.Took.Round(10*time.Millisecond))
+	}
+	if f := report.Failure; f != nil {
+		fmt.Fprintf(s.stdout, "FAILED %s on %s: %s\n", f.Step, f.Node, f.Error)
+		for node, diags := range f.Diagnostics {
+			for _, d := range diags {
+				fmt.Fprintf(s.stdout, "--- %s: %s\n%s\n", node, d.Name, indent(d.Output))
+			}
+		}
+		fmt.Fprintln(s.stdout, "The cluster was left as it is after the last verified step; fix the cause, then run quorate up again to resume.")
+		return
+	}
+	if err == nil {
+		fmt.Fprintf(s.stdout, "cluster %s is quorate with %s, every one verified (%s)\n", report.Plan.Cluster,
+			plural(len(report.Plan.Members)+len(report.Steps), "member"), report.Took.Round(10*time.Millisecond))
+	}
+}
+
+func indent(text string) string {
+	if text == "" {
+		return "    (nothing)"
+	}
+	return "    " + strings.ReplaceAll(text, "\n", "\n    ")
+}
