@@ -160,4 +160,3 @@ func (e *Engine) otherMember(want Expect) string {
 	}
 	return want.NewNode // a new cluster: the node asks its own API
 }
-
