@@ -13,6 +13,7 @@ import (
 	"github.com/quorate/quorate/bootstrap"
 	"github.com/quorate/quorate/internal/prompt"
 	"github.com/quorate/quorate/playbooks"
+	"github.com/quorate/quorate/pve"
 	"github.com/quorate/quorate/remote"
 )
 
@@ -75,7 +76,9 @@ func confirm(ask *prompt.Prompter, opts globalOptions, stderr io.Writer, questio
 // upExit gives up's failures their exit codes.
 func upExit(err error) error {
 	var notQuorate *bootstrap.NotQuorateError
-	if errors.As(err, &notQuorate) {
+	var failure *pve.Failure
+	// A pvecm add cut short by our deadline was waiting for quorum (docs/pve.md §0.6).
+	if errors.As(err, &notQuorate) || (errors.As(err, &failure) && failure.Kind == pve.FailTimeout) {
 		return withExitCode(exitNotQuorate, err)
 	}
 	var unknown *remote.HostKeyUnknownError
