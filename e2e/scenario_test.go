@@ -87,17 +87,21 @@ func checkFreshFacts(t *testing.T, n inventory.Node, f pve.Facts) {
 	if first := firstNonLoopback(f.ResolvesTo); first != ip {
 		t.Errorf("%s: node name resolves to %v (pmxcfs would take %v), want %v", n.Name, f.ResolvesTo, first, ip)
 	}
-	var eth0 *pve.Interface
+	// As on a PVE install: the address is static on the bridge vmbr0, whose port is the
+	// NIC eno1 (a card with a device, full duplex).
+	byName := map[string]*pve.Interface{}
 	for i := range f.Interfaces {
-		if f.Interfaces[i].Name == "eth0" {
-			eth0 = &f.Interfaces[i]
-		}
+		byName[f.Interfaces[i].Name] = &f.Interfaces[i]
 	}
+	vmbr0, eno1 := byName["vmbr0"], byName["eno1"]
 	want := pve.IfAddr{Prefix: netip.PrefixFrom(ip, 24), Method: pve.MethodStatic}
-	if eth0 == nil || !slices.Contains(eth0.Addrs, want) {
-		t.Errorf("%s: eth0 is %+v, want the static address %v", n.Name, eth0, want.Prefix)
+	if vmbr0 == nil || vmbr0.Kind != pve.KindBridge || !slices.Contains(vmbr0.Addrs, want) {
+		t.Errorf("%s: vmbr0 is %+v, want a bridge with the static address %v", n.Name, vmbr0, want.Prefix)
 	} else {
-		t.Logf("%s: eth0 %+v", n.Name, *eth0)
+		t.Logf("%s: vmbr0 %+v", n.Name, *vmbr0)
+	}
+	if eno1 == nil || eno1.Kind != pve.KindEthernet || eno1.Master != "vmbr0" || eno1.Duplex != "full" || len(eno1.Addrs) != 0 {
+		t.Errorf("%s: eno1 is %+v, want an ethernet port of vmbr0 without an address, full duplex", n.Name, eno1)
 	}
 	if f.PVEVersion == nil || f.PVEVersion.Version.String() != "9.1.1" || f.PVEVersion.Kernel == "" {
 		t.Errorf("%s: pveversion %+v from %q", n.Name, f.PVEVersion, f.PVEVersionLine)

@@ -11,7 +11,7 @@ import (
 
 // Fault kinds the lab implements itself; pvesimFaults are passed to `pvesim fault`.
 var (
-	labFaults    = []string{"udp-drop", "port-drop", "loss", "delay", "rate", "skew", "hosts-loopback", "hosts-foreign", "noisy-bashrc", "wifi", "reinstall", "crash", "restart"}
+	labFaults    = []string{"udp-drop", "port-drop", "loss", "delay", "rate", "skew", "hosts-loopback", "hosts-foreign", "noisy-bashrc", "wifi", "half-duplex", "mtu", "reinstall", "crash", "restart"}
 	pvesimFaults = []string{"guests", "foreign-cluster", "half-joined", "pveversion"}
 )
 
@@ -26,7 +26,9 @@ var (
 //	hosts-loopback      /etc/hosts maps the hostname to 127.0.1.1
 //	hosts-foreign       /etc/hosts maps the hostname to an address not on the host
 //	noisy-bashrc        root's .bashrc prints text, also on non-interactive logins
-//	wifi                link0's interface is renamed wlp0s20f3 and looks wireless in /sys
+//	wifi                link0's NIC leaves vmbr0, is renamed wlp0s20f3, holds the address and looks wireless in /sys
+//	half-duplex         link0's NIC reads duplex half and speed 100 in /sys
+//	mtu N               link0's NIC and bridge get MTU N (576-9216)
 //	reinstall           fresh install: new host keys, machine-id, empty /etc /root /var changes
 //	crash               every process of the host dies (SIGKILL of its PID 1)
 //	restart             boot a crashed host again with its files as they were
@@ -53,12 +55,19 @@ func (l *Lab) Fault(ctx context.Context, host, kind string, args ...string) erro
 		case "restart":
 			m.Faults = slices.DeleteFunc(m.Faults, func(f string) bool { return f == "crash" })
 		default:
+			// A fault given again, or a new setting of one that has a single setting,
+			// replaces the one recorded.
 			f := strings.TrimSpace(kind + " " + strings.Join(args, " "))
-			m.Faults = append(slices.DeleteFunc(m.Faults, func(x string) bool { return x == f }), f)
+			m.Faults = append(slices.DeleteFunc(m.Faults, func(x string) bool {
+				return x == f || slices.Contains(oneSetting, kind) && strings.HasPrefix(x, kind+" ")
+			}), f)
 		}
 		return nil
 	})
 }
+
+// oneSetting are the kinds of which a host has one at a time: "mtu 9000" replaces "mtu 1400".
+var oneSetting = []string{"loss", "delay", "rate", "skew", "mtu", "pveversion"}
 
 func (l *Lab) applyFault(ctx context.Context, s *state, m *machineState, kind string, args []string) error {
 	need := func(n int) error {
@@ -140,8 +149,24 @@ func (l *Lab) applyFault(ctx context.Context, s *state, m *machineState, kind st
 		return l.consoleOK(ctx, m.Name, "sh", "-c", fmt.Sprintf(
 			`grep -qF 'quorate-lab noisy-bashrc' %[1]s 2>/dev/null || { { printf '%%s\n' '%[2]s'; cat %[1]s; } > %[1]s.new && mv %[1]s.new %[1]s; }`,
 			rootBashrc, noisyBashrcLine))
-	case "wifi":
-		return l.wifiOn(ctx, s, m)
+	case "wifi", "half-duplex", "mtu":
+		sh := shapeOf(m.Faults)
+		switch kind {
+		case "wifi":
+			sh.wifi = true
+		case "half-duplex":
+			sh.halfDuplex = true
+		case "mtu":
+			if err := need(1); err != nil {
+				return err
+			}
+			v, err := num(0, minMTU, maxMTU)
+			if err != nil {
+				return err
+			}
+			sh.mtu = v
+		}
+		return l.reshape(ctx, m, sh)
 	case "crash":
 		return crash(ctx, m)
 	case "restart":
@@ -167,8 +192,8 @@ func (l *Lab) Clear(ctx context.Context, host string) error {
 			if active("hosts-") {
 				errs = append(errs, l.writeHosts(ctx, s, m, ""))
 			}
-			if active("wifi") {
-				errs = append(errs, l.wifiOff(ctx, s, m))
+			if slices.ContainsFunc(shapeFaults, active) {
+				errs = append(errs, l.reshape(ctx, m, linkShape{}))
 			}
 			// One console call for the rest: skew, .bashrc, pvesim's own faults.
 			errs = append(errs, l.consoleOK(ctx, m.Name, "sh", "-c", fmt.Sprintf(`rc=0
@@ -178,7 +203,7 @@ sed -i '/quorate-lab noisy-bashrc/d' %[4]s || rc=1
 /usr/local/sbin/pvesim fault clear || rc=1
 exit $rc`, faketimerc, skewDropin, reloadSSHD, rootBashrc)))
 		} else {
-			for _, kind := range []string{"skew", "hosts-", "noisy-bashrc", "wifi", "guests", "foreign-cluster", "half-joined", "pveversion"} {
+			for _, kind := range []string{"skew", "hosts-", "noisy-bashrc", "wifi", "half-duplex", "mtu", "guests", "foreign-cluster", "half-joined", "pveversion"} {
 				if active(kind) {
 					errs = append(errs, fmt.Errorf("%s is down: restart it to clear %s", host, kind))
 				}

@@ -6,12 +6,6 @@ import (
 	"strings"
 )
 
-const (
-	wifiIface   = "wlp0s20f3"
-	wifiRunDir  = "/run/quorate-lab-wifi"
-	sysNetClass = "/sys/devices/virtual/net/"
-)
-
 // reloadSSHD sends sshd SIGHUP and waits until it listens again on a new socket
 // (sshd re-executes itself on SIGHUP; a login in between would be refused).
 const reloadSSHD = `ino() { ss -Hltne 'sport = :22' | grep -o 'ino:[0-9]*' | sort | head -n1; }
@@ -51,57 +45,4 @@ func (l *Lab) writeHosts(ctx context.Context, s *state, m *machineState, mapSelf
 		err = fmt.Errorf("write /etc/hosts: %s", r.Stderr)
 	}
 	return err
-}
-
-func (l *Lab) writeInterfaces(ctx context.Context, m *machineState, wifi bool) error {
-	r, err := l.Exec(ctx, m.Name, strings.NewReader(interfacesFile(m.Ifaces, m.Addrs, wifi)), "sh", "-c", "cat > /etc/network/interfaces")
-	if err == nil && r.Code != 0 {
-		err = fmt.Errorf("write /etc/network/interfaces: %s", r.Stderr)
-	}
-	return err
-}
-
-// wifiOn makes link0 look like a laptop's Wi-Fi: the interface is renamed wlp0s20f3
-// (addresses stay), /etc/network/interfaces names it with a wpa-ssid, and its sysfs
-// directory gains a "wireless" subdirectory through an overlay in the host's mount
-// namespace (sysfs itself cannot be written), which is what tools test for.
-func (l *Lab) wifiOn(ctx context.Context, s *state, m *machineState) error {
-	if m.Ifaces[0] != wifiIface {
-		if err := ipBatch(ctx, m.Netns, []string{
-			"link set " + m.Ifaces[0] + " down", "link set " + m.Ifaces[0] + " name " + wifiIface, "link set " + wifiIface + " up",
-		}); err != nil {
-			return err
-		}
-		m.Ifaces[0] = wifiIface
-	}
-	if err := l.wifiSysfs(ctx, m); err != nil {
-		return err
-	}
-	return l.writeInterfaces(ctx, m, true)
-}
-
-func (l *Lab) wifiSysfs(ctx context.Context, m *machineState) error {
-	dir := sysNetClass + wifiIface
-	return l.consoleOK(ctx, m.Name, "sh", "-c", fmt.Sprintf(`set -e
-grep -qs ' %[1]s overlay ' /proc/mounts && exit 0
-mkdir -p %[2]s/upper/wireless %[2]s/work
-mount -t overlay quorate-lab-wifi -o lowerdir=%[1]s,upperdir=%[2]s/upper,workdir=%[2]s/work %[1]s`, dir, wifiRunDir))
-}
-
-func (l *Lab) wifiOff(ctx context.Context, s *state, m *machineState) error {
-	if m.Ifaces[0] != wifiIface {
-		return nil
-	}
-	if err := l.consoleOK(ctx, m.Name, "sh", "-c", fmt.Sprintf(
-		`if grep -qs ' %[1]s overlay ' /proc/mounts; then umount %[1]s; fi; rm -rf %[2]s`, sysNetClass+wifiIface, wifiRunDir)); err != nil {
-		return err
-	}
-	orig := linkIface(0)
-	if err := ipBatch(ctx, m.Netns, []string{
-		"link set " + wifiIface + " down", "link set " + wifiIface + " name " + orig, "link set " + orig + " up",
-	}); err != nil {
-		return err
-	}
-	m.Ifaces[0] = orig
-	return l.writeInterfaces(ctx, m, false)
 }

@@ -24,11 +24,11 @@ func nftFault(ctx context.Context, m *machineState, table string, rules ...strin
 }
 
 // rateFault shapes the host's egress on every link with a token bucket (tbf is built
-// into this kernel; netem is not).
+// into this kernel; netem is not), on the NIC: what leaves by vmbr0 is queued there.
 func rateFault(ctx context.Context, m *machineState, kbit int) error {
 	burst := max(4096, kbit*3) // above rate/HZ for any HZ, or tbf drops everything
-	for _, ifc := range m.Ifaces {
-		if _, err := run(ctx, nil, "ip", "netns", "exec", m.Netns, "tc", "qdisc", "replace", "dev", ifc, "root",
+	for _, k := range m.Links {
+		if _, err := run(ctx, nil, "ip", "netns", "exec", m.Netns, "tc", "qdisc", "replace", "dev", k.NIC, "root",
 			"tbf", "rate", fmt.Sprintf("%dkbit", kbit), "burst", fmt.Sprint(burst), "latency", "400ms"); err != nil {
 			return err
 		}
@@ -46,6 +46,10 @@ for i in "$@"; do
 done`
 	script = strings.ReplaceAll(script, "/tmp/.qlab-nft", "\"$T\"")
 	script = "T=$(mktemp) || exit 1; trap 'rm -f \"$T\"' EXIT\n" + script
-	_, err := run(ctx, nil, "ip", append([]string{"netns", "exec", m.Netns, "sh", "-c", script, "clear"}, m.Ifaces...)...)
+	args := []string{"netns", "exec", m.Netns, "sh", "-c", script, "clear"}
+	for _, k := range m.Links {
+		args = append(args, k.NIC)
+	}
+	_, err := run(ctx, nil, "ip", args...)
 	return err
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -16,11 +17,16 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // The test binary doubles as a network probe, run inside a lab machine's network
 // namespace by NetRun (the test process itself never sends lab traffic).
-const probeEnv = "QLAB_TEST_PROBE"
+const (
+	probeEnv   = "QLAB_TEST_PROBE"
+	payloadEnv = "QLAB_TEST_PAYLOAD" // UDP payload size of udp-send and udp-df
+)
 
 func TestMain(m *testing.M) {
 	if mode := os.Getenv(probeEnv); mode != "" {
@@ -72,13 +78,43 @@ func runProbe(mode, addr string) error {
 			}
 		}
 	case "udp-send":
+		// 100 datagrams; of $QLAB_TEST_PAYLOAD bytes when set.
 		c, err := net.Dial("udp4", addr)
 		if err != nil {
 			return err
 		}
+		size, _ := strconv.Atoi(os.Getenv(payloadEnv))
 		for i := 0; i < 100; i++ {
-			_, _ = c.Write([]byte("probe " + strconv.Itoa(i)))
+			msg := []byte("probe " + strconv.Itoa(i))
+			if size > len(msg) {
+				msg = append(msg, make([]byte, size-len(msg))...)
+			}
+			_, _ = c.Write(msg)
 			time.Sleep(2 * time.Millisecond)
+		}
+		return nil
+	case "udp-df":
+		// One datagram of $QLAB_TEST_PAYLOAD bytes that must not be fragmented (as
+		// ping -M do sends): prints "sent" or why the kernel refused it.
+		c, err := net.Dial("udp4", addr)
+		if err != nil {
+			return err
+		}
+		rc, err := c.(*net.UDPConn).SyscallConn()
+		if err != nil {
+			return err
+		}
+		var serr error
+		if err := rc.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_DO)
+		}); err != nil || serr != nil {
+			return errors.Join(err, serr)
+		}
+		size, _ := strconv.Atoi(os.Getenv(payloadEnv))
+		if _, err := c.Write(make([]byte, size)); err != nil {
+			fmt.Println(err)
+		} else {
+			fmt.Println("sent")
 		}
 		return nil
 	case "up":
@@ -123,14 +159,20 @@ func runProbe(mode, addr string) error {
 	return fmt.Errorf("unknown probe %q", mode)
 }
 
-func probeArgv(mode, addr string) []string {
+func probeArgv(mode, addr string, env ...string) []string {
 	self, _ := os.Executable()
-	return []string{"env", probeEnv + "=" + mode, self, "-test.run=^$", addr}
+	return append(append([]string{"env", probeEnv + "=" + mode}, env...), self, "-test.run=^$", addr)
 }
 
 // udpProbe sends 100 datagrams from one machine to another's port and returns how
 // many arrived.
 func udpProbe(t *testing.T, l *Lab, from, to string, port int) int {
+	t.Helper()
+	return udpProbeSize(t, l, from, to, port, 0)
+}
+
+// udpProbeSize is udpProbe with datagrams of size bytes of payload (0: a few bytes).
+func udpProbeSize(t *testing.T, l *Lab, from, to string, port, size int) int {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -151,7 +193,7 @@ func udpProbe(t *testing.T, l *Lab, from, to string, port int) int {
 	if !sc.Scan() || sc.Text() != "ready" {
 		t.Fatalf("udp receiver on %s did not start: %q", to, sc.Text())
 	}
-	code, err := l.NetRun(ctx, from, Stdio{Stderr: os.Stderr}, probeArgv("udp-send", addr)...)
+	code, err := l.NetRun(ctx, from, Stdio{Stderr: os.Stderr}, probeArgv("udp-send", addr, fmt.Sprintf("%s=%d", payloadEnv, size))...)
 	if err != nil || code != 0 {
 		t.Fatalf("udp sender on %s: exit %d, %v", from, code, err)
 	}
@@ -299,6 +341,16 @@ func mustExec(t *testing.T, l *Lab, host string, argv ...string) string {
 	r, err := l.Exec(ctxT(t), host, nil, argv...)
 	if err != nil || r.Code != 0 {
 		t.Fatalf("exec %s %q: exit %d, %v: %s", host, argv, r.Code, err, r.Stderr)
+	}
+	return r.Stdout
+}
+
+// mustNetExec runs argv in host's network namespace only (the machine's files) and wants exit 0.
+func mustNetExec(t *testing.T, l *Lab, host string, argv ...string) string {
+	t.Helper()
+	r, err := l.NetExec(ctxT(t), host, argv...)
+	if err != nil || r.Code != 0 {
+		t.Fatalf("netexec %s %q: exit %d, %v: %s", host, argv, r.Code, err, r.Stderr)
 	}
 	return r.Stdout
 }

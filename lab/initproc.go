@@ -91,6 +91,11 @@ func bootMachine(c initConfig) error {
 	if err := mountTmpfs(c); err != nil {
 		return err
 	}
+	if c.Sysfs != "" {
+		if err := runStep("sysfs overlays", 10*time.Second, "/bin/sh", "-c", c.Sysfs); err != nil {
+			return err
+		}
+	}
 	if c.Role != RoleController {
 		if err := runStep("sshd", 10*time.Second, "/usr/sbin/sshd", "-f", sshdConfigPath, "-E", "/var/log/sshd.log"); err != nil {
 			return err

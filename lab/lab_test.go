@@ -32,13 +32,15 @@ func TestLab(t *testing.T) {
 		{"machine-ids and host keys differ", checkUniqueIdentities},
 		{"console passes stdin, stdout, stderr and the exit code", checkConsole},
 		{"host files look installed", checkInstalledFiles},
+		{"the address is on vmbr0, whose port is the NIC eno1", checkHostShape},
 	})
 	t.Run("faults", func(t *testing.T) {
 		t.Run("on pve1", func(t *testing.T) {
 			t.Parallel()
 			run(t, []labCheck{
 				{"delay raises the round trip", checkDelay},
-				{"wifi renames link0 and looks wireless", checkWifi},
+				{"wifi takes the NIC off vmbr0, renamed and wireless", checkWifi},
+				{"half-duplex shows in sysfs, also after restart", checkHalfDuplex},
 				{"restart keeps a fault that spoils ssh output", checkRestartNoisy},
 			})
 		})
@@ -47,6 +49,7 @@ func TestLab(t *testing.T) {
 			run(t, []labCheck{
 				{"port-drop 22 stops ssh until clear", checkPortDrop},
 				{"rate slows a transfer", checkRate},
+				{"mtu sets the MTU: big datagrams are refused, fragmented or lost", checkMTU},
 				{"skew shifts date over ssh", checkSkew},
 				{"crash kills everything, restart keeps the disk", checkCrashRestart},
 			})
@@ -160,7 +163,8 @@ func checkInstalledFiles(t *testing.T, l *Lab) {
 		strings.Contains(hostsFile, "pve2") {
 		t.Errorf("pve1 /etc/hosts:\n%s", hostsFile)
 	}
-	if got := mustExec(t, l, "pve1", "cat", "/etc/network/interfaces"); !strings.Contains(got, "iface eth0 inet static\n\taddress 198.51.100.11/24") {
+	if got := mustExec(t, l, "pve1", "cat", "/etc/network/interfaces"); !strings.Contains(got, "\niface eno1 inet manual\n") ||
+		!strings.Contains(got, "\nauto vmbr0\niface vmbr0 inet static\n\taddress 198.51.100.11/24\n\tbridge-ports eno1\n\tbridge-stp off\n\tbridge-fd 0\n") {
 		t.Errorf("pve1 interfaces:\n%s", got)
 	}
 	if got := mustExec(t, l, "pve1", "sh", "-c", "test -s /etc/pvesim/host.json && cat /run/chrony/chronyd.pid /run/sshd.pid >/dev/null && echo ok"); got != "ok\n" {
@@ -317,14 +321,142 @@ func checkNoisyBashrc(t *testing.T, l *Lab) {
 	}
 }
 
+// netShape is what pve/facts.sh would see of a host's network, over ssh: its
+// interfaces, which holds the address, and each one's sysfs attributes that tell its
+// kind (bridge/, wireless/, device/), master, duplex, speed and MTU ("-" when unreadable).
+func netShape(t *testing.T, l *Lab, host string) string {
+	t.Helper()
+	return mustSSH(t, l, host, `ip -o -4 addr show scope global | awk '{ print $2, $4 }'
+for d in /sys/class/net/*; do
+  n=${d##*/}; [ "$n" = lo ] && continue
+  printf '%s' "$n"
+  for x in bridge wireless device; do [ -d "$d/$x" ] && printf ' %s' "$x"; done
+  [ -L "$d/master" ] && m=$(readlink "$d/master") && printf ' master=%s' "${m##*/}"
+  for a in duplex speed mtu; do printf ' %s=%s' "$a" "$(cat "$d/$a" 2>/dev/null || echo -)"; done
+  echo
+done`)
+}
+
+func checkHostShape(t *testing.T, l *Lab) {
+	want := "vmbr0 198.51.100.12/24\n" +
+		"eno1 device master=vmbr0 duplex=full speed=10000 mtu=1500\n" +
+		"vmbr0 bridge duplex=unknown speed=10000 mtu=1500\n"
+	if got := netShape(t, l, "pve2"); got != want {
+		t.Errorf("pve2's network:\n%s\nwant:\n%s", got, want)
+	}
+}
+
 func checkWifi(t *testing.T, l *Lab) {
 	mustFault(t, l, "pve1", "wifi")
-	if got := mustSSH(t, l, "pve1", "ls /sys/class/net | tr '\\n' ' '; test -d /sys/class/net/wlp0s20f3/wireless && echo wireless"); got != "lo wlp0s20f3 wireless\n" {
-		t.Errorf("wifi: %q", got)
+	want := "wlp0s20f3 198.51.100.11/24\n" +
+		"vmbr0 bridge duplex=unknown speed=-1 mtu=1500\n" +
+		"wlp0s20f3 wireless device duplex=- speed=- mtu=1500\n"
+	if got := netShape(t, l, "pve1"); got != want {
+		t.Errorf("wifi: pve1's network:\n%s\nwant:\n%s", got, want)
+	}
+	if got := mustSSH(t, l, "pve1", "cat /etc/network/interfaces"); !strings.Contains(got, "iface wlp0s20f3 inet static\n\taddress 198.51.100.11/24\n\twpa-ssid") ||
+		!strings.Contains(got, "iface vmbr0 inet manual\n\tbridge-ports none\n") || strings.Contains(got, "eno1") {
+		t.Errorf("wifi: interfaces:\n%s", got)
 	}
 	mustClear(t, l, "pve1")
-	if got := mustSSH(t, l, "pve1", "ls /sys/class/net | tr '\\n' ' '"); got != "eth0 lo " {
-		t.Errorf("after clear: %q", got)
+	want = "vmbr0 198.51.100.11/24\n" +
+		"eno1 device master=vmbr0 duplex=full speed=10000 mtu=1500\n" +
+		"vmbr0 bridge duplex=unknown speed=10000 mtu=1500\n"
+	if got := netShape(t, l, "pve1"); got != want {
+		t.Errorf("after clear: pve1's network:\n%s\nwant:\n%s", got, want)
+	}
+	if got := mustSSH(t, l, "pve1", "cat /etc/network/interfaces"); !strings.Contains(got, "bridge-ports eno1") || strings.Contains(got, "wlp0s20f3") {
+		t.Errorf("after clear: interfaces:\n%s", got)
+	}
+}
+
+// checkHalfDuplex: the NIC reads half duplex at 100 Mbit/s (its bridge, which reports
+// its port's speed, 100 too), and still does after a restart; clear gives full duplex back.
+func checkHalfDuplex(t *testing.T, l *Lab) {
+	half := "vmbr0 198.51.100.11/24\n" +
+		"eno1 device master=vmbr0 duplex=half speed=100 mtu=1500\n" +
+		"vmbr0 bridge duplex=unknown speed=100 mtu=1500\n"
+	mustFault(t, l, "pve1", "half-duplex")
+	if got := netShape(t, l, "pve1"); got != half {
+		t.Errorf("half-duplex: pve1's network:\n%s\nwant:\n%s", got, half)
+	}
+	mustFault(t, l, "pve1", "restart")
+	if got := netShape(t, l, "pve1"); got != half {
+		t.Errorf("half-duplex after restart: pve1's network:\n%s\nwant:\n%s", got, half)
+	}
+	mustClear(t, l, "pve1")
+	if got := mustSSH(t, l, "pve1", "cat /sys/class/net/eno1/duplex /sys/class/net/eno1/speed"); got != "full\n10000\n" {
+		t.Errorf("after clear: eno1 duplex and speed %q", got)
+	}
+}
+
+// checkMTU: under mtu 1400, ip link shows it on vmbr0 and eno1; pve2 refuses to send
+// a datagram beyond it unfragmented and fragments one sent without DF (the controller
+// reassembles it), and a frame beyond it from the controller (MTU 1500) is lost.
+func checkMTU(t *testing.T, l *Lab) {
+	// ip -o link: "2: eno1@if3: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1400 qdisc ... master vmbr0 ..."
+	mtuShown := func(mtu int) bool {
+		out := mustSSH(t, l, "pve2", "ip -o link show dev eno1; ip -o link show dev vmbr0")
+		ok := strings.Count(out, fmt.Sprintf(" mtu %d ", mtu)) == 2
+		if !ok {
+			t.Errorf("want mtu %d on eno1 and vmbr0; ip link shows:\n%s", mtu, out)
+		}
+		return ok
+	}
+	dfSend := func(payload int) string {
+		r, err := l.NetExec(ctxT(t), "pve2", probeArgv("udp-df", "198.51.100.100:5413", fmt.Sprintf("%s=%d", payloadEnv, payload))...)
+		if err != nil || r.Code != 0 {
+			t.Fatalf("udp-df from pve2: %v %+v", err, r)
+		}
+		return strings.TrimSpace(r.Stdout)
+	}
+	reassembled := func() int {
+		out := mustNetExec(t, l, "ctl", "cat", "/proc/net/snmp")
+		var names []string
+		for _, line := range strings.Split(out, "\n") {
+			f := strings.Fields(line)
+			if len(f) == 0 || f[0] != "Ip:" {
+				continue
+			}
+			if names == nil {
+				names = f
+				continue
+			}
+			for i, n := range names {
+				if n == "ReasmOKs" && i < len(f) {
+					v, _ := strconv.Atoi(f[i])
+					return v
+				}
+			}
+		}
+		t.Fatalf("no Ip ReasmOKs in ctl's /proc/net/snmp:\n%s", out)
+		return 0
+	}
+	mustFault(t, l, "pve2", "mtu", "1400")
+	mtuShown(1400)
+	if got := dfSend(1400 - 28); got != "sent" {
+		t.Errorf("mtu 1400: a 1400-byte datagram with DF: %s", got)
+	}
+	if got := dfSend(1400 - 27); !strings.Contains(got, "message too long") {
+		t.Errorf("mtu 1400: a 1401-byte datagram with DF: %q, want message too long", got)
+	}
+	before := reassembled()
+	if n := udpProbeSize(t, l, "pve2", "ctl", 5413, 1472); n < 90 {
+		t.Errorf("mtu 1400: 1500-byte datagrams from pve2 (fragmented): %d/100 arrived", n)
+	}
+	if n := reassembled() - before; n < 90 {
+		t.Errorf("mtu 1400: the controller reassembled %d datagrams from pve2, want about 100", n)
+	}
+	if n := udpProbeSize(t, l, "ctl", "pve2", 5413, 1472); n != 0 {
+		t.Errorf("mtu 1400: 1500-byte datagrams to pve2: %d/100 arrived, want none", n)
+	}
+	if n := udpProbeSize(t, l, "ctl", "pve2", 5413, 1372); n < 90 {
+		t.Errorf("mtu 1400: 1400-byte datagrams to pve2: %d/100 arrived", n)
+	}
+	mustClear(t, l, "pve2")
+	mtuShown(1500)
+	if n := udpProbeSize(t, l, "ctl", "pve2", 5413, 1472); n < 90 {
+		t.Errorf("after clear: 1500-byte datagrams to pve2: %d/100 arrived", n)
 	}
 }
 

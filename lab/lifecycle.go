@@ -39,11 +39,6 @@ func (l *Lab) restart(ctx context.Context, s *state, m *machineState) error {
 	if err := s.save(); err != nil {
 		return err
 	}
-	if slices.ContainsFunc(m.Faults, func(f string) bool { return strings.HasPrefix(f, "wifi") }) {
-		if err := l.wifiSysfs(ctx, m); err != nil {
-			return err
-		}
-	}
 	if slices.ContainsFunc(m.Faults, func(f string) bool {
 		return slices.ContainsFunc(loginBlockers, func(b string) bool { return strings.HasPrefix(f, b) })
 	}) {
@@ -87,14 +82,10 @@ func (l *Lab) reinstall(ctx context.Context, s *state, m *machineState) error {
 	if err := errors.Join(clearNetwork(ctx, m), l.stopRelay(ctx, s, m)); err != nil {
 		return err
 	}
-	if m.Ifaces[0] != linkIface(0) {
-		if err := ipBatch(ctx, m.Netns, []string{
-			"link set " + m.Ifaces[0] + " down", "link set " + m.Ifaces[0] + " name " + linkIface(0), "link set " + linkIface(0) + " up",
-		}); err != nil {
-			return err
-		}
-		m.Ifaces[0] = linkIface(0)
+	if err := relink(ctx, m, linkShape{}); err != nil {
+		return err
 	}
+	m.Faults = nil // the fresh install's config (freshConfig) has none of them
 	if err := os.RemoveAll(filepath.Join(labDir(s.Name), "hosts", m.Name, "ov")); err != nil {
 		return err
 	}

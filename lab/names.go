@@ -73,8 +73,34 @@ func machinesFor(hosts, links int, qnetd bool) []Host {
 func netnsName(lab, machine string) string { return netnsPrefix + lab + "-" + machine }
 func bridgeNetns(lab string) string        { return netnsName(lab, "br") }
 
-// linkIface is the name of link i's interface inside a machine, before any wifi fault.
-func linkIface(i int) string { return fmt.Sprintf("eth%d", i) }
+// nicName is the name of link i's network card inside a machine, before any wifi
+// fault: onboard-NIC names eno1, eno2 on PVE hosts (what the installer finds on a
+// server), eth0, eth1 on the controller and the qnetd box.
+func nicName(role string, i int) string {
+	if role == RoleHost {
+		return fmt.Sprintf("eno%d", i+1)
+	}
+	return fmt.Sprintf("eth%d", i)
+}
+
+// hostBridge is the Linux bridge of link i on a PVE host, which holds its address
+// (vmbr0 as the installer makes it, vmbr1 for link1); ctl and qnetd have none.
+func hostBridge(role string, i int) string {
+	if role == RoleHost {
+		return fmt.Sprintf("vmbr%d", i)
+	}
+	return ""
+}
+
+// linksOf is a machine's links as it is installed: NIC eno1 as the port of vmbr0 and so
+// on for PVE hosts, eth0... for the others.
+func linksOf(h Host) []linkState {
+	var ks []linkState
+	for i := range h.Addrs {
+		ks = append(ks, linkState{NIC: nicName(h.Role, i), Bridge: hostBridge(h.Role, i)})
+	}
+	return ks
+}
 
 // Interface names in the bridge namespace (15 characters at most: "pve15-l0").
 func portName(machine string, link int) string  { return fmt.Sprintf("%s-l%d", machine, link) }

@@ -36,18 +36,27 @@ func buildNetwork(ctx context.Context, s *state) error {
 	for _, m := range s.Machines {
 		for l := 0; l < s.Links; l++ {
 			brCmds = append(brCmds,
-				fmt.Sprintf("link add %s type veth peer name %s netns %s", portName(m.Name, l), linkIface(l), m.Netns),
+				fmt.Sprintf("link add %s type veth peer name %s netns %s", portName(m.Name, l), m.Links[l].NIC, m.Netns),
 				fmt.Sprintf("link set %s master %s up", portName(m.Name, l), bridgeName(l)))
 		}
 	}
 	if err := ipBatch(ctx, br, brCmds); err != nil {
 		return fmt.Errorf("lab %s: bridge: %w", s.Name, err)
 	}
+	// On a PVE host each link's NIC is the port of a bridge that holds the address, as
+	// the installer sets up vmbr0 (STP off, forward delay 0: the port forwards at once).
 	for _, m := range s.Machines {
 		cmds := []string{"link set lo up"}
 		for l, a := range m.Addrs {
-			cmds = append(cmds, fmt.Sprintf("addr add %s/24 dev %s", a, linkIface(l)),
-				fmt.Sprintf("link set %s up", linkIface(l)))
+			k := m.Links[l]
+			if k.Bridge != "" {
+				cmds = append(cmds,
+					fmt.Sprintf("link add %s type bridge stp_state 0 forward_delay 0", k.Bridge),
+					fmt.Sprintf("link set %s master %s", k.NIC, k.Bridge),
+					fmt.Sprintf("link set %s up", k.Bridge))
+			}
+			cmds = append(cmds, fmt.Sprintf("addr add %s/24 dev %s", a, k.addrDev()),
+				fmt.Sprintf("link set %s up", k.NIC))
 		}
 		if err := ipBatch(ctx, m.Netns, cmds); err != nil {
 			return fmt.Errorf("lab %s: %s: network: %w", s.Name, m.Name, err)

@@ -27,6 +27,7 @@ type initConfig struct {
 	Password   string     `json:"password"` // root password, set with chpasswd on a fresh boot
 	Boot       bool       `json:"boot"`     // run pvesim boot
 	Services   []string   `json:"services"` // started by systemctl (the pvesim shim) after boot
+	Sysfs      string     `json:"sysfs"`    // sh script run once /run is mounted: overlays on /sys/class/net (faults_nic.go)
 }
 
 type fileSpec struct {
@@ -86,15 +87,44 @@ func hostsFile(self Host, all []Host, mapSelf string) string {
 	return b.String()
 }
 
-// interfacesFile declares every link address static, as on an installed PVE node.
-func interfacesFile(ifaces []string, addrs []string, wifi bool) string {
+// interfacesFile is /etc/network/interfaces as a PVE install writes it: each NIC
+// "inet manual", each address static on its bridge (vmbr0, and vmbr1 for link1) whose
+// port is the NIC. A Wi-Fi NIC holds its address itself, with its wpa-ssid, and its
+// bridge has no ports; ctl and qnetd have their addresses static on their NICs.
+func interfacesFile(links []linkState, addrs []string, sh linkShape) string {
 	var b strings.Builder
+	mtu := func(i int) {
+		if i == 0 && sh.mtu > 0 {
+			fmt.Fprintf(&b, "\tmtu %d\n", sh.mtu)
+		}
+	}
 	b.WriteString("auto lo\niface lo inet loopback\n")
-	for i, a := range addrs {
-		fmt.Fprintf(&b, "\nauto %s\niface %s inet static\n\taddress %s/24\n", ifaces[i], ifaces[i], a)
-		if wifi && i == 0 {
+	for i, k := range links {
+		if k.addrDev() != k.NIC {
+			fmt.Fprintf(&b, "\niface %s inet manual\n", k.NIC)
+			mtu(i)
+			continue
+		}
+		fmt.Fprintf(&b, "\nauto %s\niface %s inet static\n\taddress %s/24\n", k.NIC, k.NIC, addrs[i])
+		mtu(i)
+		if k.wireless() {
 			b.WriteString("\twpa-ssid quorate-lab\n\twpa-psk 0123456789abcdef\n")
 		}
+	}
+	for i, k := range links {
+		if k.Bridge == "" {
+			continue
+		}
+		if k.addrDev() == k.Bridge {
+			fmt.Fprintf(&b, "\nauto %s\niface %s inet static\n\taddress %s/24\n\tbridge-ports %s\n", k.Bridge, k.Bridge, addrs[i], k.NIC)
+		} else {
+			fmt.Fprintf(&b, "\nauto %s\niface %s inet manual\n\tbridge-ports none\n", k.Bridge, k.Bridge)
+		}
+		b.WriteString("\tbridge-stp off\n\tbridge-fd 0\n")
+		mtu(i)
+	}
+	if len(links) > 0 && links[0].Bridge != "" {
+		b.WriteString("\n\nsource /etc/network/interfaces.d/*\n")
 	}
 	return b.String()
 }
@@ -162,7 +192,7 @@ func freshConfig(s *state, m *machineState, ctlPub, ctlKey string) initConfig {
 		BinDir:    filepath.Join(dir, "bin"),
 		SharedDir: filepath.Join(dir, "shared"),
 		Remove: []string{"/etc/ssh/ssh_host_*", "/etc/corosync/corosync.conf", "/etc/corosync/authkey",
-			"/var/lib/dbus/machine-id", "/etc/hosts", "/etc/hostname", "/etc/machine-id"},
+			"/var/lib/dbus/machine-id", "/etc/hosts", "/etc/hostname", "/etc/machine-id", "/etc/network/interfaces.d/*"},
 		Files: []fileSpec{
 			{Path: "/etc/hostname", Mode: 0o644, Content: m.Name + "\n"},
 			{Path: "/etc/hosts", Mode: 0o644, Content: hostsFile(m.Host, hosts, "")},
@@ -177,15 +207,17 @@ func freshConfig(s *state, m *machineState, ctlPub, ctlKey string) initConfig {
 			fileSpec{Path: "/root/.ssh/id_ed25519.pub", Mode: 0o644, Content: ctlPub})
 		return c
 	}
+	sh := shapeOf(m.Faults)
 	c.PrivateTmp = true
 	c.Boot = true
+	c.Sysfs = sysfsScript(sysfsOverlays(m, sh))
 	if m.Role == RoleQNetd {
 		// A qnetd host is a Debian box with corosync-qnetd installed: systemd would start it.
 		c.Services = []string{"corosync-qnetd"}
 	}
 	c.HostKeys = []string{"ed25519", "rsa"}
 	c.Files = append(c.Files,
-		fileSpec{Path: "/etc/network/interfaces", Mode: 0o644, Content: interfacesFile(m.Ifaces, m.Addrs, false)},
+		fileSpec{Path: "/etc/network/interfaces", Mode: 0o644, Content: interfacesFile(m.Links, m.Addrs, sh)},
 		fileSpec{Path: sshdConfigPath, Mode: 0o644, Content: sshdConfig(m.Host)},
 		fileSpec{Path: "/root/.ssh/authorized_keys", Mode: 0o600, Content: ctlPub},
 		fileSpec{Path: hostJSONPath, Mode: 0o644, Content: hostJSON(m.Host, s.Password)})

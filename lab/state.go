@@ -23,12 +23,32 @@ type state struct {
 
 type machineState struct {
 	Host
-	Netns  string   `json:"netns"`
-	Ifaces []string `json:"ifaces"` // current name of each link's interface inside the host
-	Init   procRef  `json:"init"`   // PID 1 of the host, in the root PID namespace
-	Relay  *procRef `json:"relay,omitempty"`
-	Faults []string `json:"faults,omitempty"` // active faults, as given to Fault
-	Keys   []string `json:"keys,omitempty"`   // host keys the controller trusts ("type base64")
+	Netns  string      `json:"netns"`
+	Links  []linkState `json:"links"` // each corosync link inside the machine, as it is now
+	Init   procRef     `json:"init"`  // PID 1 of the host, in the root PID namespace
+	Relay  *procRef    `json:"relay,omitempty"`
+	Faults []string    `json:"faults,omitempty"` // active faults, as given to Fault
+	Keys   []string    `json:"keys,omitempty"`   // host keys the controller trusts ("type base64")
+}
+
+// linkState is one link's interfaces inside a machine. On a PVE host the network card
+// (NIC, the veth to the lab's bridge) is the port of a Linux bridge that holds the
+// address, as a PVE install sets it up; ctl and qnetd have the address on the NIC.
+type linkState struct {
+	NIC    string `json:"nic"`              // eno1, eno2 on hosts, eth0, eth1 elsewhere; wlp0s20f3 under wifi
+	Bridge string `json:"bridge,omitempty"` // vmbr0, vmbr1 on hosts
+}
+
+// wireless: the wifi fault has made this NIC a Wi-Fi card, which cannot be a bridge port.
+func (k linkState) wireless() bool { return k.NIC == wifiIface }
+
+// addrDev is the interface that holds the link's address: the bridge, or the NIC itself
+// where there is no bridge or the NIC is wireless.
+func (k linkState) addrDev() string {
+	if k.Bridge == "" || k.wireless() {
+		return k.NIC
+	}
+	return k.Bridge
 }
 
 // procRef names a process by PID and start time, so that a recycled PID is never

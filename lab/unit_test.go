@@ -35,18 +35,21 @@ func TestOptionsRejectBadInput(t *testing.T) {
 func TestGeneratedFiles(t *testing.T) {
 	s := &state{Name: "demo", Dir: "/work/main/.lab", Password: "pw", Links: 2}
 	for _, h := range machinesFor(2, 2, true) {
-		s.Machines = append(s.Machines, machineState{Host: h, Ifaces: []string{"eth0", "eth1"}, Keys: []string{"ssh-ed25519 AAAA" + h.Name}})
+		s.Machines = append(s.Machines, machineState{Host: h, Links: linksOf(h), Keys: []string{"ssh-ed25519 AAAA" + h.Name}})
 	}
 	all := []Host{}
 	for _, m := range s.Machines {
 		all = append(all, m.Host)
 	}
 	got := map[string]string{
-		"cluster.yaml":     clusterYAML(s),
-		"known_hosts":      knownHosts(s),
-		"hosts.pve1":       hostsFile(s.Machines[1].Host, all, ""),
-		"hosts.ctl":        hostsFile(s.Machines[0].Host, all, ""),
-		"interfaces.pve1":  interfacesFile([]string{"eth0", "eth1"}, s.Machines[1].Addrs, false),
+		"cluster.yaml":    clusterYAML(s),
+		"known_hosts":     knownHosts(s),
+		"hosts.pve1":      hostsFile(s.Machines[1].Host, all, ""),
+		"hosts.ctl":       hostsFile(s.Machines[0].Host, all, ""),
+		"interfaces.pve1": interfacesFile(s.Machines[1].Links, s.Machines[1].Addrs, linkShape{}),
+		"interfaces.pve1.wifi-mtu": interfacesFile(append([]linkState{{NIC: wifiIface, Bridge: "vmbr0"}}, s.Machines[1].Links[1:]...),
+			s.Machines[1].Addrs, linkShape{wifi: true, mtu: 1400}),
+		"interfaces.qnetd": interfacesFile(s.Machines[3].Links, s.Machines[3].Addrs, linkShape{}),
 		"sshd_config.pve1": sshdConfig(s.Machines[1].Host),
 		"chrony.conf.pve1": chronyConf(s.Machines[1].Host, s.Machines[0].Host),
 		"chrony.conf.ctl":  chronyConf(s.Machines[0].Host, s.Machines[0].Host),

@@ -76,10 +76,7 @@ func createLab(o Options) (*state, error) {
 		s.Owner = &owner
 	}
 	for _, h := range machinesFor(o.Hosts, o.Links, o.QNetd) {
-		m := machineState{Host: h, Netns: netnsName(o.Name, h.Name)}
-		for i := range h.Addrs {
-			m.Ifaces = append(m.Ifaces, linkIface(i))
-		}
+		m := machineState{Host: h, Netns: netnsName(o.Name, h.Name), Links: linksOf(h)}
 		s.Machines = append(s.Machines, m)
 	}
 	return s, s.save()

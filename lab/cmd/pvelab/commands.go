@@ -126,7 +126,7 @@ func faultCommand() *cli.Command {
 		Usage:     "inject a fault on a host, or clear its faults (KIND clear)",
 		ArgsUsage: "HOST KIND [ARGS...]",
 		Description: "kinds: udp-drop, port-drop PORT, loss PCT, delay MS [JITTER_MS], rate KBIT, skew SECONDS,\n" +
-			"hosts-loopback, hosts-foreign, noisy-bashrc, wifi, reinstall, crash, restart,\n" +
+			"hosts-loopback, hosts-foreign, noisy-bashrc, wifi, half-duplex, mtu N, reinstall, crash, restart,\n" +
 			"guests, foreign-cluster, half-joined, pveversion VERSION (these four by pvesim), clear",
 		SkipFlagParsing: true,
 		Action: func(c *cli.Context) error {
