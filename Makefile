@@ -5,14 +5,21 @@ COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 FUZZTIME ?= 60s
 
-.PHONY: build test lint fuzz bench clean
+.PHONY: build demo test lint fuzz bench clean
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o quorate .
 
+# The main job on the embedded default: a 3-node cluster of simulated PVE hosts built by
+# quorate in the test lab, every step shown. Root; installs the lab's Debian packages first.
+demo:
+	bash .ci/deps
+	$(GO) run ./lab/cmd/demo
+
 # Every test of every package. The lab and end-to-end tests need root and the Debian
 # packages that .ci/deps installs; without them they skip.
 test: lint
+	bash .ci/deps
 	$(GO) test -race -count=1 ./...
 
 # staticcheck is pinned as a tool in go.mod: `go tool` builds it, nothing to install.
