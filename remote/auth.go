@@ -20,6 +20,7 @@ type credentials struct {
 	mu      sync.Mutex
 	offered []string // "agent (2 keys)", "/root/.ssh/id_ed25519", "password"
 	notes   []string // why a credential could not be offered
+	failed  []error  // the errors our own callbacks returned, which the handshake passes on
 	used    string   // the last credential that signed or answered
 	closers []io.Closer
 	watch   *watchdog // paused while the user is asked for a password or passphrase
@@ -42,6 +43,26 @@ func (c *credentials) note(format string, args ...any) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.notes = append(c.notes, fmt.Sprintf(format, args...))
+}
+
+// fail records a callback's error: the handshake fails with it, and describe says it already.
+func (c *credentials) fail(err error, format string, args ...any) {
+	c.note(format, args...)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.failed = append(c.failed, err)
+}
+
+// causedBy tells whether err is one of our callbacks failing, which describe already explains.
+func (c *credentials) causedBy(err error) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, f := range c.failed {
+		if errors.Is(err, f) {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *credentials) markUsed(what string) {
@@ -84,7 +105,7 @@ func (c *credentials) authMethods(ep endpoint, agentSocket string, passphrase fu
 			c.offer("password")
 			pw, err := prompt(c, password)
 			if err != nil {
-				c.note("password: %v", err)
+				c.fail(err, "password: %v", err)
 			}
 			return pw, err
 		})
@@ -304,7 +325,7 @@ func (s *lazySigner) SignWithAlgorithm(rand io.Reader, data []byte, algorithm st
 	s.creds.markUsed(s.label)
 	real, err := s.decrypt()
 	if err != nil {
-		s.creds.note("%s: %v", s.label, err)
+		s.creds.fail(err, "%s: %v", s.label, err)
 		return nil, err
 	}
 	if as, ok := real.(ssh.AlgorithmSigner); ok && algorithm != "" {

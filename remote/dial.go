@@ -287,7 +287,7 @@ func classify(ctx context.Context, ep endpoint, seen ssh.PublicKey, creds *crede
 		// The host key was verified; what fails after that is authentication (x/crypto's
 		// "unable to authenticate", or one of our credentials failing, e.g. a bad passphrase).
 		tried, detail := creds.describe(), trimSSHPrefix(err)
-		if strings.Contains(tried, detail) {
+		if creds.causedBy(err) {
 			// One of our credentials failed, and describe already says how.
 			return fmt.Errorf("%w: %s@%s (tried %s)", ErrAuth, ep.user, ep.addr(), tried)
 		}
