@@ -2,6 +2,7 @@ package bootstrap
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -137,6 +138,10 @@ func (e *Engine) join(ctx context.Context, step Step, n inventory.Node) error {
 		opts.Votes = &v
 	}
 	jr, err := e.Nodes[step.Node].Join(ctx, opts)
+	var f *pve.Failure
+	if errors.As(err, &f) && f.Kind == pve.FailPasswordRejected {
+		return fmt.Errorf("the root password for %s was rejected; %s is unchanged: %w", step.Through, step.Node, err)
+	}
 	if err != nil {
 		return err
 	}

@@ -118,6 +118,13 @@ func (s *Session) Up(ctx context.Context, req UpRequest) (report UpReport, err e
 	if err := r.conns.Err(); err != nil {
 		return report, fmt.Errorf("nothing changed: every node must be reachable: %w", err)
 	}
+	// Two runs against one cluster must not overlap: the lock lives on the first node.
+	first := req.Inventory.Nodes[0].Name
+	release, err := r.nodes[first].Lock(ctx, runOwner("up"), 24*time.Hour)
+	if err != nil {
+		return report, &HostError{Host: first, Err: err}
+	}
+	defer release()
 	observed := bootstrap.Classify(req.Inventory.Cluster.Name, r.seen)
 	report.Nodes = observed
 	plan := bootstrap.MakePlan(req.Inventory, observed)
@@ -211,4 +218,14 @@ func writeBackup(dir, node, step string, archive []byte) (string, error) {
 	}
 	path := filepath.Join(dir, fmt.Sprintf("%s-before-%s-%s.tar.gz", node, step, time.Now().UTC().Format("20060102T150405Z")))
 	return path, os.WriteFile(path, archive, 0o600)
+}
+
+// runOwner is how another run sees this one holding a lock.
+func runOwner(command string) string {
+	host, _ := os.Hostname()
+	user := os.Getenv("USER")
+	if user == "" {
+		user = fmt.Sprintf("uid %d", os.Getuid())
+	}
+	return fmt.Sprintf("quorate %s by %s on %s, pid %d", command, user, host, os.Getpid())
 }
