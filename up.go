@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -49,6 +52,9 @@ func upCommand(s streams) *cli.Command {
 				}
 				report, err := sess.Up(ctx, up)
 				printUpReport(s, opts, report, err)
+				if werr := saveRunReport(sess.RunDir, report, err); werr != nil {
+					fmt.Fprintf(s.stderr, "quorate: the report of this run could not be saved: %v\n", werr)
+				}
 				return upExit(err)
 			})
 		},
@@ -119,6 +125,22 @@ type upJSON struct {
 	playbooks.UpReport
 	OK    bool   `json:"ok"`
 	Error string `json:"error,omitempty"`
+}
+
+// saveRunReport keeps the JSON report beside the backups, in the run directory.
+func saveRunReport(dir string, report playbooks.UpReport, err error) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	out := upJSON{UpReport: report, OK: err == nil}
+	if err != nil {
+		out.Error = err.Error()
+	}
+	data, jerr := json.MarshalIndent(out, "", "  ")
+	if jerr != nil {
+		return jerr
+	}
+	return os.WriteFile(filepath.Join(dir, "report.json"), append(data, '\n'), 0o600)
 }
 
 func printUpReport(s streams, opts globalOptions, report playbooks.UpReport, err error) {

@@ -21,8 +21,9 @@ type Engine struct {
 	UseSSH bool
 	// Relogin makes a fresh SSH login to a node, as a user or migration would.
 	Relogin func(ctx context.Context, node string) error
-	// Backup stores the archive of what a step is about to change on node and says where.
-	Backup func(node string, step Step, archive []byte) (string, error)
+	// Backup copies what a step is about to change on its node (BackedUp) to the local run
+	// directory and says where.
+	Backup func(ctx context.Context, step Step) (string, error)
 	// Progress tells the user what happens as it happens.
 	Progress func(format string, args ...any)
 
@@ -31,8 +32,12 @@ type Engine struct {
 	PollInterval  time.Duration // default 200ms
 }
 
-// BackedUp are the files a create or join replaces on the node it runs on.
-var BackedUp = []string{"/etc/corosync", "/etc/pve/corosync.conf", "/var/lib/pve-cluster/config.db", "/etc/pve/priv/authorized_keys"}
+// BackedUp are the files a create or join replaces on the node it runs on: a join replaces
+// the node's whole configuration database with the cluster's.
+var BackedUp = []string{
+	"/etc/pve/corosync.conf", "/etc/corosync/corosync.conf", "/etc/corosync/authkey",
+	"/var/lib/pve-cluster/config.db", "/etc/pve/priv/authorized_keys",
+}
 
 // StepResult is one step carried out and verified.
 type StepResult struct {
@@ -82,11 +87,8 @@ func (e *Engine) runStep(ctx context.Context, step Step) (StepResult, error) {
 	res := StepResult{Step: step}
 	node := e.Nodes[step.Node]
 	if e.Backup != nil {
-		archive, err := node.Archive(ctx, BackedUp)
-		if err != nil {
-			return res, fmt.Errorf("backup before %s: %w", step.Kind, err)
-		}
-		if res.Backup, err = e.Backup(step.Node, step, archive); err != nil {
+		var err error
+		if res.Backup, err = e.Backup(ctx, step); err != nil {
 			return res, fmt.Errorf("backup before %s: %w", step.Kind, err)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/quorate/quorate/bootstrap"
 	"github.com/quorate/quorate/inventory"
 	"github.com/quorate/quorate/pve"
+	"github.com/quorate/quorate/remote"
 )
 
 // UpRequest is what up was asked.
@@ -166,8 +168,8 @@ func (s *Session) Up(ctx context.Context, req UpRequest) (report UpReport, err e
 		Relogin:     r.relogin,
 		Progress:    s.notef,
 		JoinTimeout: req.JoinTimeout,
-		Backup: func(node string, step bootstrap.Step, archive []byte) (string, error) {
-			return writeBackup(s.RunDir, node, string(step.Kind), archive)
+		Backup: func(ctx context.Context, step bootstrap.Step) (string, error) {
+			return r.backup(ctx, s.RunDir, step)
 		},
 	}
 	if len(plan.Steps) == 0 {
@@ -208,16 +210,43 @@ func votes(inv *inventory.Inventory, members []string) int {
 	return total
 }
 
-// writeBackup stores one step's archive under dir, readable by the user alone.
-func writeBackup(dir, node, step string, archive []byte) (string, error) {
+// backup copies bootstrap.BackedUp from the step's node over SFTP into
+// dir/backup/NODE/before-STEP-TIME/, keeping each file's path; files the node does not have
+// are left out. It returns the directory.
+func (r *clusterRun) backup(ctx context.Context, dir string, step bootstrap.Step) (string, error) {
 	if dir == "" {
 		return "", errors.New("no run directory for backups")
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	var client *remote.Client
+	for _, c := range r.conns.All() {
+		if c.Name == step.Node {
+			client = c.Client
+		}
+	}
+	if client == nil {
+		return "", fmt.Errorf("no connection to %s", step.Node)
+	}
+	into := filepath.Join(dir, "backup", step.Node, fmt.Sprintf("before-%s-%s", step.Kind, time.Now().UTC().Format("20060102T150405Z")))
+	for _, path := range bootstrap.BackedUp {
+		data, err := client.Download(ctx, path)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		local := filepath.Join(into, filepath.FromSlash(path))
+		if err := os.MkdirAll(filepath.Dir(local), 0o700); err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(local, data, 0o600); err != nil {
+			return "", err
+		}
+	}
+	if err := os.MkdirAll(into, 0o700); err != nil {
 		return "", err
 	}
-	path := filepath.Join(dir, fmt.Sprintf("%s-before-%s-%s.tar.gz", node, step, time.Now().UTC().Format("20060102T150405Z")))
-	return path, os.WriteFile(path, archive, 0o600)
+	return into, nil
 }
 
 // runOwner is how another run sees this one holding a lock.

@@ -91,27 +91,6 @@ func (n *Node) Diagnostics(ctx context.Context) []Diagnostic {
 	return out
 }
 
-// Archive returns a gzipped tar of the paths that exist among paths (absolute), for a backup
-// before a step changes them. Missing paths are left out; an empty list is an empty archive.
-func (n *Node) Archive(ctx context.Context, paths []string) ([]byte, error) {
-	var quoted []string
-	for _, p := range paths {
-		if !strings.HasPrefix(p, "/") || strings.Contains(p, "..") {
-			return nil, n.wrap("backup", fmt.Errorf("%q is not an absolute path", p))
-		}
-		quoted = append(quoted, remote.Quote(strings.TrimPrefix(p, "/")))
-	}
-	line := "cd / && set -- && for p in " + strings.Join(quoted, " ") + "; do [ -e \"$p\" ] && set -- \"$@\" \"$p\"; done; [ $# -eq 0 ] || exec tar -czf - -- \"$@\""
-	res, err := n.run(ctx, remote.Command{Line: line}, n.timeouts.Query)
-	if err != nil {
-		return nil, n.wrap("backup", err)
-	}
-	if res.ExitCode != 0 {
-		return nil, n.wrap("backup", toolFailed(res, string(res.Stderr)))
-	}
-	return res.Stdout, nil
-}
-
 func lastLine(s string) string {
 	lines := lastLines(s, 1)
 	if len(lines) == 0 {
