@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/quorate/quorate/playbooks"
+	"github.com/quorate/quorate/pve"
 )
 
 func statusCommand(s streams) *cli.Command {
@@ -34,9 +35,44 @@ func statusCommand(s streams) *cli.Command {
 						line += ": " + o.Detail
 					}
 					fmt.Fprintln(s.stdout, line)
+					if v := rep.Versions[o.Node]; v != "" {
+						fmt.Fprintf(s.stdout, "      %s\n", v)
+					}
+					if l := rep.Links[o.Node]; l != nil {
+						fmt.Fprintf(s.stdout, "      %s\n", describeLinks(*l, rep.Views[o.Node]))
+					}
 				}
 				return err
 			})
 		},
 	}
+}
+
+// describeLinks is one member's view of its corosync links: each peer's state per link.
+func describeLinks(l pve.Links, st *pve.ClusterStatus) string {
+	names := map[int]string{}
+	if st != nil {
+		for _, m := range st.Members {
+			names[m.NodeID] = m.Name
+		}
+	}
+	var parts []string
+	for _, ls := range l.Status {
+		var peers []string
+		for _, p := range ls.Nodes {
+			if p.State == "localhost" {
+				continue
+			}
+			name := names[p.NodeID]
+			if name == "" {
+				name = fmt.Sprintf("nodeid %d", p.NodeID)
+			}
+			peers = append(peers, name+" "+p.State)
+		}
+		parts = append(parts, fmt.Sprintf("link%d %s: %s", ls.Link, ls.Addr, strings.Join(peers, ", ")))
+	}
+	if len(parts) == 0 {
+		return "links: corosync reports none"
+	}
+	return strings.Join(parts, "; ")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sync"
 
 	"github.com/quorate/quorate/bootstrap"
 	"github.com/quorate/quorate/inventory"
@@ -101,19 +102,41 @@ type StatusReport struct {
 	Nodes   []bootstrap.Observation `json:"nodes"`
 	// Views are each reachable member's cluster status, by node.
 	Views map[string]*pve.ClusterStatus `json:"views"`
+	// Versions are each node's pveversion line, by node.
+	Versions map[string]string `json:"versions"`
+	// Links are corosync's view of its links from each member (corosync-cfgtool), by node.
+	Links map[string]*pve.Links `json:"links"`
 }
 
 // Status reads every node; it changes nothing.
 func (s *Session) Status(ctx context.Context, req ClusterRequest) (StatusReport, error) {
 	r := s.openCluster(ctx, req)
 	defer r.Close()
-	rep := StatusReport{Cluster: req.Inventory.Cluster.Name, Views: map[string]*pve.ClusterStatus{}}
+	rep := StatusReport{Cluster: req.Inventory.Cluster.Name, Views: map[string]*pve.ClusterStatus{},
+		Versions: map[string]string{}, Links: map[string]*pve.Links{}}
 	rep.Nodes = bootstrap.Classify(req.Inventory.Cluster.Name, r.seen)
 	for _, seen := range r.seen {
 		if seen.Status != nil {
 			rep.Views[seen.Node] = seen.Status
 		}
+		if seen.Facts != nil {
+			rep.Versions[seen.Node] = seen.Facts.PVEVersionLine
+		}
 	}
+	var linksMu sync.Mutex
+	_ = r.conns.Each(ctx, func(ctx context.Context, conn *Conn) error {
+		if st := rep.Views[conn.Name]; st == nil || st.State == pve.NotInCluster {
+			return nil
+		}
+		links, err := r.nodes[conn.Name].Links(ctx)
+		if err != nil {
+			return err
+		}
+		linksMu.Lock()
+		defer linksMu.Unlock()
+		rep.Links[conn.Name] = &links
+		return nil
+	})
 	if err := ctx.Err(); err != nil {
 		return rep, context.Cause(ctx)
 	}

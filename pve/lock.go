@@ -84,4 +84,3 @@ func (n *Node) lockOwner(ctx context.Context) string {
 	}
 	return strings.TrimSpace(string(res.Stdout))
 }
-
