@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
 
 	"github.com/quorate/quorate/internal/prompt"
 	"github.com/quorate/quorate/internal/runlog"
@@ -28,7 +30,7 @@ func withSession(c *cli.Context, s streams, opts globalOptions, run func(ctx con
 	ask := prompt.New(ctx, s.stdin, s.stderr)
 	defer ask.Restore() // a question still open when the run is cut short must not leave echo off
 	sess := &playbooks.Session{Log: log.Logger, AddSecret: log.AddSecret, Ask: ask, Notes: s.stderr,
-		RunDir: strings.TrimSuffix(log.Path, ".log") + ".d"}
+		RunDir: strings.TrimSuffix(log.Path, ".log") + ".d", Live: isTerminal(s.stderr)}
 	if err := run(ctx, sess); err != nil {
 		return &logPathError{err: err, path: log.Path}
 	}
@@ -73,4 +75,17 @@ func withCluster(c *cli.Context, s streams, run func(ctx context.Context, sess *
 	return withSession(c, s, opts, func(ctx context.Context, sess *playbooks.Session) error {
 		return run(ctx, sess, opts, req)
 	})
+}
+
+// isTerminal tells whether w is a terminal (for live progress); a pipe, a file or CI is not.
+func isTerminal(w io.Writer) bool {
+	if lw, ok := w.(*lockedWriter); ok {
+		w = lw.w
+	}
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
 }

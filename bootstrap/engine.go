@@ -26,6 +26,9 @@ type Engine struct {
 	Backup func(ctx context.Context, step Step) (string, error)
 	// Progress tells the user what happens as it happens.
 	Progress func(format string, args ...any)
+	// Waiting, when set, shows a long wait (a join, the quorum wait) as it goes, until the
+	// returned stop is called.
+	Waiting func(what string) (stop func())
 
 	JoinTimeout   time.Duration // default 5m; pvecm's own wait has none
 	VerifyTimeout time.Duration // default 2m
@@ -102,12 +105,17 @@ func (e *Engine) runStep(ctx context.Context, step Step) (StepResult, error) {
 			return res, err
 		}
 	case StepJoin:
-		if err := e.join(ctx, step, n); err != nil {
+		stop := e.waiting(fmt.Sprintf("pvecm add on %s", step.Node))
+		err := e.join(ctx, step, n)
+		stop()
+		if err != nil {
 			return res, err
 		}
 	}
 	e.progress("    %s done; verifying from every member", step.Kind)
+	stop := e.waiting("waiting for quorum and verifying")
 	v, err := e.Verify(ctx, Expect{Members: step.Members, Votes: step.VotesAfter, NewNode: step.Node})
+	stop()
 	if err != nil {
 		return res, err
 	}
@@ -202,6 +210,13 @@ func (e *Engine) progress(format string, args ...any) {
 	if e.Progress != nil {
 		e.Progress(format, args...)
 	}
+}
+
+func (e *Engine) waiting(what string) func() {
+	if e.Waiting == nil {
+		return func() {}
+	}
+	return e.Waiting(what)
 }
 
 func (e *Engine) joinTimeout() time.Duration {

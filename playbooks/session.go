@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/quorate/quorate/internal/prompt"
 	"github.com/quorate/quorate/inventory"
@@ -26,6 +27,9 @@ type Session struct {
 	// Notes receives what the user should see as it happens (a new host key, a step
 	// starting); stdout stays for the result.
 	Notes io.Writer
+	// Live is set when Notes is a terminal: long waits then show a live elapsed time;
+	// otherwise only plain lines are written, with no control characters.
+	Live bool
 	// RunDir is this run's directory for backups and saved evidence (created when needed).
 	RunDir string
 }
@@ -33,6 +37,34 @@ type Session struct {
 func (s *Session) notef(format string, args ...any) {
 	if s.Notes != nil {
 		fmt.Fprintf(s.Notes, format+"\n", args...)
+	}
+}
+
+// waiting shows "what... 12s" on one terminal line, updated every second, until stop.
+func (s *Session) waiting(what string) (stop func()) {
+	if !s.Live || s.Notes == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	start := time.Now()
+	go func() {
+		defer close(finished)
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				fmt.Fprint(s.Notes, "\r\033[K")
+				return
+			case <-tick.C:
+				fmt.Fprintf(s.Notes, "\r\033[K    %s... %s", what, time.Since(start).Round(time.Second))
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
 	}
 }
 
