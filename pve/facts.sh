@@ -7,23 +7,39 @@ PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export PATH
 cd / || exit 1
 
+# Each fork costs about a millisecond, and a node's facts are on the critical path of every
+# run: values are read with the shell's own read and parameter expansion where it can.
+nl='
+'
+cr=$(printf '\r')
 have() { command -v "$1" >/dev/null 2>&1; }
 first() { head -n 1 2>/dev/null | tr -d '\r'; }
 kv() { printf '%s=%s\n' "$1" "$2"; }
 need() { have "$1" || kv missing "$1"; }
+# out KEY CMD...: the first line of CMD's output as KEY (one fork, no pipe).
+out() { k=$1; shift; v=$("$@" 2>/dev/null); v=${v%%"$nl"*}; kv "$k" "${v%"$cr"}"; }
+# attr KEY FILE: the first line of FILE (a sysfs attribute) as KEY, "" if unreadable.
+attr() { v=; { read -r v < "$2"; } 2>/dev/null; kv "$1" "$v"; }
+# The names of the running processes, from /proc without a fork; running NAME tests one
+# (the kernel keeps 15 characters of a name: systemd-timesyncd is systemd-timesyn).
+procs=" "
+for c in /proc/[0-9]*/comm; do
+	p=; { read -r p < "$c"; } 2>/dev/null && procs="$procs$p "
+done
+running() { case $procs in *" $1 "*) return 0 ;; esac; return 1; }
 
 echo "quorate-facts v1"
 
 echo "[host]"
-kv hostname "$(hostname 2>/dev/null | first)"
-kv fqdn "$(hostname -f 2>/dev/null | first)"
-kv uname_n "$(uname -n | first)"
-kv machine_id "$(cat /etc/machine-id 2>/dev/null | first)"
-kv epoch "$(date +%s.%N 2>/dev/null | first)"
-node=$(uname -n | cut -d. -f1)
+out hostname hostname
+out fqdn hostname -f
+out uname_n uname -n
+node=${v%%.*}
+attr machine_id /etc/machine-id
+out epoch date +%s.%N
 kv nodename "$node"
-kv uid "$(id -u 2>/dev/null | first)"
-kv user "$(id -un 2>/dev/null | first)"
+out uid id -u
+out user id -un
 for tool in getent ip pveversion pvecm chronyc timedatectl ssh-keygen pve-firewall corosync-quorumtool perl; do
 	need "$tool"
 done
@@ -42,14 +58,14 @@ for dev in /sys/class/net/*; do
 	[ -e "$dev" ] || continue
 	name=${dev##*/}
 	echo "[iface $name]"
-	kv mtu "$(cat "$dev/mtu" 2>/dev/null | first)"
-	kv type "$(cat "$dev/type" 2>/dev/null | first)"
-	kv operstate "$(cat "$dev/operstate" 2>/dev/null | first)"
-	kv speed "$(cat "$dev/speed" 2>/dev/null | first)"
-	kv duplex "$(cat "$dev/duplex" 2>/dev/null | first)"
+	attr mtu "$dev/mtu"
+	attr type "$dev/type"
+	attr operstate "$dev/operstate"
+	attr speed "$dev/speed"
+	attr duplex "$dev/duplex"
 	if [ -d "$dev/wireless" ] || [ -e "$dev/phy80211" ]; then kv wireless 1; else kv wireless 0; fi
 	if [ -d "$dev/bridge" ]; then kv bridge 1; fi
-	if [ -d "$dev/bonding" ]; then kv bond 1; kv bond_mode "$(cut -d' ' -f1 "$dev/bonding/mode" 2>/dev/null | first)"; fi
+	if [ -d "$dev/bonding" ]; then kv bond 1; attr bond_mode "$dev/bonding/mode"; fi
 	if [ -e "/proc/net/vlan/$name" ]; then kv vlan 1; fi
 	for l in "$dev"/lower_*; do [ -e "$l" ] && kv lower "${l##*/lower_}"; done
 	if [ -e "$dev/device" ]; then kv physical 1; else kv physical 0; fi
@@ -63,12 +79,12 @@ for f in /etc/network/interfaces /etc/network/interfaces.d/*; do
 done
 
 echo "[pve]"
-if have pveversion; then kv pveversion "$(pveversion 2>/dev/null | first)"; fi
+if have pveversion; then out pveversion pveversion; fi
 if grep -qs ' /etc/pve ' /proc/mounts; then kv pmxcfs mounted; else kv pmxcfs unmounted; fi
 for f in /etc/pve/corosync.conf /etc/corosync/authkey /etc/corosync/corosync.conf; do
 	if [ -e "$f" ]; then kv file "present $f"; else kv file "absent $f"; fi
 done
-if have pidof && pidof corosync >/dev/null 2>&1; then kv corosync running; else kv corosync stopped; fi
+if running corosync; then kv corosync running; else kv corosync stopped; fi
 if have corosync-quorumtool; then
 	if corosync-quorumtool -l >/dev/null 2>&1; then kv quorumtool ok; else kv quorumtool fail; fi
 fi
@@ -80,7 +96,7 @@ for f in /etc/pve/corosync.conf /etc/corosync/corosync.conf; do
 	echo
 	echo "[pve]"
 done
-if have corosync-quorumtool && pidof corosync >/dev/null 2>&1; then
+if have corosync-quorumtool && running corosync; then
 	echo "[quorum]"
 	if have timeout; then q="timeout 5 corosync-quorumtool"; else q="corosync-quorumtool"; fi
 	$q -s 2>&1 | head -n 100 | sed 's/^/line=/'
@@ -99,18 +115,19 @@ if have timedatectl; then
 fi
 if have ntpq; then kv ntpq_selected "$(ntpq -pn 2>/dev/null | grep -c '^\*')"; fi
 for d in chronyd ntpd systemd-timesyncd ptp4l phc2sys; do
-	if have pidof && pidof "$d" >/dev/null 2>&1; then kv daemon "$d"; fi
+	c=$d; [ "$d" = systemd-timesyncd ] && c=systemd-timesyn
+	if running "$c"; then kv daemon "$d"; fi
 done
 
 echo "[ssh]"
 if have ssh-keygen; then
 	for f in /etc/ssh/ssh_host_*_key.pub; do
-		[ -f "$f" ] && ssh-keygen -l -f "$f" 2>/dev/null | awk '{ print "hostkey=" $NF " " $2 }'
-	done
+		[ -f "$f" ] && ssh-keygen -l -f "$f" 2>/dev/null
+	done | awk '{ print "hostkey=" $NF " " $2 }'
 fi
 
 echo "[firewall]"
-if have pve-firewall; then kv pve_firewall "$(pve-firewall status 2>/dev/null | first)"; fi
+if have pve-firewall; then out pve_firewall pve-firewall status; fi
 for f in /etc/pve/firewall/cluster.fw "/etc/pve/nodes/$node/host.fw"; do
 	[ -f "$f" ] || continue
 	kv enable "$f $(awk -F: '/^\[/ { s = $0 } s == "[OPTIONS]" && $1 ~ /^[[:space:]]*enable[[:space:]]*$/ { gsub(/[[:space:]]/, "", $2); print $2 }' "$f" | first)"

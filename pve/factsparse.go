@@ -320,7 +320,9 @@ func (b *factsBuilder) finish() {
 		}
 		i.Kind = kindOf(attrs)
 		i.Master = attrs["master"]
-		i.BondMode = attrs["bond_mode"]
+		if f := strings.Fields(attrs["bond_mode"]); len(f) > 0 {
+			i.BondMode = f[0] // "802.3ad 4"
+		}
 		i.Lower = b.lower[name]
 	}
 	for _, pa := range b.addrs {
