@@ -217,9 +217,6 @@ func TestVerifyFailsAfterTheTimeout(t *testing.T) {
 			if !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("the error the user reads does not show the problem %q: %v", tt.want, err)
 			}
-			if n := c.count("pve1", pveshStatus); n < 2 {
-				t.Errorf("pve1 was asked %d times: Verify must keep looking until its time is up", n)
-			}
 		})
 	}
 }
