@@ -37,6 +37,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		Commands: []*cli.Command{
 			initCommand(s),
 			validateCommand(s),
+			preflightCommand(s),
 			planCommand(s),
 			upCommand(s),
 			statusCommand(s),

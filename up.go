@@ -33,10 +33,11 @@ func upCommand(s streams) *cli.Command {
 		Flags: append(clusterFlags(),
 			&cli.StringFlag{Name: "plan", Usage: "run exactly the plan saved by quorate plan --out FILE, refusing if the nodes changed since", TakesFile: true},
 			&cli.DurationFlag{Name: "join-timeout", Value: 5 * time.Minute, Usage: "limit for each pvecm add (its own wait for quorum has none)"},
+			ignoreCheckFlag(),
 		),
 		Action: func(c *cli.Context) error {
 			return withCluster(c, s, func(ctx context.Context, sess *playbooks.Session, opts globalOptions, req playbooks.ClusterRequest) error {
-				up := playbooks.UpRequest{ClusterRequest: req, JoinTimeout: c.Duration("join-timeout")}
+				up := playbooks.UpRequest{ClusterRequest: req, JoinTimeout: c.Duration("join-timeout"), Ignore: c.StringSlice("ignore-check")}
 				if path := c.String("plan"); path != "" {
 					saved, err := playbooks.ReadSavedPlan(path)
 					if err != nil {
@@ -51,6 +52,9 @@ func upCommand(s streams) *cli.Command {
 					return confirm(sess.Ask, opts, s.stderr, fmt.Sprintf("Apply these %s to cluster %s? [y/N] ", plural(len(p.Steps), "step"), p.Cluster))
 				}
 				report, err := sess.Up(ctx, up)
+				if report.Preflight != nil && !opts.json && (report.Preflight.HasErrors() || opts.verbose) {
+					printPreflight(s, opts, report.Preflight)
+				}
 				printUpReport(s, opts, report, err)
 				if werr := saveRunReport(sess.RunDir, report, err); werr != nil {
 					fmt.Fprintf(s.stderr, "quorate: the report of this run could not be saved: %v\n", werr)
@@ -81,6 +85,9 @@ func confirm(ask *prompt.Prompter, opts globalOptions, stderr io.Writer, questio
 
 // upExit gives up's failures their exit codes.
 func upExit(err error) error {
+	if perr := preflightExit(err); perr != err {
+		return perr
+	}
 	var notQuorate *bootstrap.NotQuorateError
 	var failure *pve.Failure
 	// A pvecm add cut short by our deadline was waiting for quorum (docs/pve.md §0.6).

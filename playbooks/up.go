@@ -13,6 +13,7 @@ import (
 
 	"github.com/quorate/quorate/bootstrap"
 	"github.com/quorate/quorate/inventory"
+	"github.com/quorate/quorate/preflight"
 	"github.com/quorate/quorate/pve"
 	"github.com/quorate/quorate/remote"
 )
@@ -26,6 +27,7 @@ type UpRequest struct {
 	// Approve is shown the plan before anything changes; an error stops the run there.
 	Approve     func(bootstrap.Plan) error
 	JoinTimeout time.Duration
+	Ignore      []string // --ignore-check
 }
 
 // UpReport is up's outcome, filled as far as the run got.
@@ -35,6 +37,8 @@ type UpReport struct {
 	Failure *UpFailure              `json:"failure,omitempty"`
 	Took    time.Duration           `json:"took"`
 	Nodes   []bootstrap.Observation `json:"-"`
+	// Preflight is the preflight run before the first change (nil when there was nothing to do).
+	Preflight *preflight.Report `json:"preflight,omitempty"`
 }
 
 // UpFailure is the step that failed, with its evidence.
@@ -138,6 +142,17 @@ func (s *Session) Up(ctx context.Context, req UpRequest) (report UpReport, err e
 		plan = req.Saved.Plan
 	}
 	report.Plan = plan
+	if len(plan.Steps) > 0 {
+		through := first
+		if len(plan.Members) > 0 {
+			through = plan.Members[0]
+		}
+		pf, err := s.runPreflight(ctx, PreflightRequest{ClusterRequest: req.ClusterRequest, Ignore: req.Ignore}, r.conns, through)
+		report.Preflight = pf
+		if err != nil {
+			return report, err
+		}
+	}
 	if len(plan.Blockers) > 0 {
 		return report, &BlockedError{Blockers: plan.Blockers}
 	}
@@ -167,6 +182,7 @@ func (s *Session) Up(ctx context.Context, req UpRequest) (report UpReport, err e
 		UseSSH:      req.Inventory.Cluster.Join == inventory.JoinSSH,
 		Relogin:     r.relogin,
 		Progress:    s.notef,
+		Waiting:     s.waiting,
 		JoinTimeout: req.JoinTimeout,
 		Backup: func(ctx context.Context, step bootstrap.Step) (string, error) {
 			return r.backup(ctx, s.RunDir, step)
