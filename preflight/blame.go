@@ -20,8 +20,10 @@ func (e *env) blame(p Path, failed func(Path) bool, all []Path) string {
 		switch {
 		case s.agent == nil:
 			return s.inv.Name
-		case d.agent == nil:
+		case d.agent == nil && p.Proto == "udp":
 			return d.inv.Name
+		case p.Proto == "tcp": // the connect is the source agent's alone
+			return s.inv.Name
 		}
 		if b, ok := s.agent.binds[p.Link]; p.Proto == "udp" && (!ok || (b.mode != "udp" && b.mode != "raw")) {
 			return s.inv.Name

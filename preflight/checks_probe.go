@@ -13,12 +13,13 @@ import (
 // tolerates some, but a link that loses one datagram in five is not a stable one.
 const lossWarnPct = 20
 
-// blamed groups the failed paths of one check by the node they are blamed on.
-func (e *env) blamed(paths []Path, failed func(Path) bool) map[string][]Path {
+// blamed groups the failed paths among paths by the node they are blamed on; like are the
+// paths each is compared with (see blame).
+func (e *env) blamed(paths, like []Path, failed func(Path) bool) map[string][]Path {
 	out := map[string][]Path{}
 	for _, p := range paths {
 		if failed(p) {
-			who := e.blame(p, failed, paths)
+			who := e.blame(p, failed, like)
 			out[who] = append(out[who], p)
 		}
 	}
@@ -30,7 +31,7 @@ func checkCorosyncUDP(e *env) []Finding {
 	for _, l := range e.linkNumbers() {
 		paths := e.udpPaths(l)
 		bad := func(p Path) bool { return p.Result != "ok" || p.LossPct >= lossWarnPct }
-		byNode := e.blamed(paths, bad)
+		byNode := e.blamed(paths, paths, bad)
 		for _, n := range e.nodes {
 			if !n.reached() {
 				continue
@@ -169,7 +170,7 @@ func checkAPIPort(e *env) []Finding {
 		s := e.byName(p.From)
 		return p.Port == joinPort && s.role == roleJoiner && e.through != nil && p.To == e.through.inv.Name
 	}
-	var join, ssh []Path
+	var join, ssh, samePort []Path
 	for _, p := range all {
 		switch {
 		case isJoin(p):
@@ -177,9 +178,14 @@ func checkAPIPort(e *env) []Finding {
 		case p.Port == 22:
 			ssh = append(ssh, p)
 		}
+		if p.Port == joinPort {
+			samePort = append(samePort, p)
+		}
 	}
 	failed := func(p Path) bool { return p.Result != "ok" }
-	joinBad, sshBad := e.blamed(join, failed), e.blamed(ssh, failed)
+	// A joiner's connect is compared with every connect to that port (the agents try all
+	// nodes'), so that one joiner's own filter is told from the target's.
+	joinBad, sshBad := e.blamed(join, samePort, failed), e.blamed(ssh, ssh, failed)
 	var out []Finding
 	for _, n := range e.nodes {
 		if !n.reached() {
@@ -372,7 +378,11 @@ func (e *env) latencyFinding(n *node, l int, pairs []pairRTT, mine []pairRTT) (F
 	}
 	msg := fmt.Sprintf("link%d: round trip to %s", l, orDash(andList(peers)))
 	if len(peers) > 0 {
-		msg += fmt.Sprintf(" %s to %s ms (jitter up to %s ms)", fmtMS(lo), fmtMS(hi), fmtMS(jit))
+		rtt := fmtMS(lo) + " to " + fmtMS(hi)
+		if fmtMS(lo) == fmtMS(hi) {
+			rtt = fmtMS(lo)
+		}
+		msg += fmt.Sprintf(" %s ms (jitter up to %s ms)", rtt, fmtMS(jit))
 	}
 	if len(elsewhere) > 0 {
 		msg += "; with " + andList(elsewhere) + ": see " + andList(elsewhere)

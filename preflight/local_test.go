@@ -127,7 +127,7 @@ func TestRunLocalMesh(t *testing.T) {
 		t.Errorf("clocks %+v", r.Clocks)
 	}
 	for _, c := range r.Clocks {
-		if c.Samples != 5 || c.OffsetMS > 50 || c.OffsetMS < -50 {
+		if c.Samples != 4 || c.OffsetMS > 50 || c.OffsetMS < -50 {
 			t.Errorf("clock %+v", c)
 		}
 	}

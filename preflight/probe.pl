@@ -129,8 +129,12 @@ sub handle {
 		reply($link{$l}, $kind, msg('E', $a, $b, $l, $seq, $ts), $from, $srcaddr, $srcport);
 	} elsif ($type eq 'E' && $a eq $o{me}) {
 		my $t = $tx{"$b,$l"} or return;
-		push @{ $t->{rtt} }, int((now() - $ts) * 1e6);
+		my $now = now();
 		$t->{echoed}{$seq} = 1;
+		# Probes sent before the first echo came back may have waited in the socket of a
+		# peer that was still starting: their round trips say nothing of the network.
+		$t->{alive} = $now unless defined $t->{alive};
+		push @{ $t->{rtt} }, int(($now - $ts) * 1e6) if $ts >= $t->{alive};
 	} elsif ($type eq 'F' && $b eq $o{me}) {
 		my $r = $rx{"$a,$l"} or return;
 		$r->{fin} = 1;
@@ -174,10 +178,14 @@ while (1) {
 				send($link{ $x->{link} }{send}, msg('P', $o{me}, $x->{node}, $x->{link}, $x->{seq}, $t), 0, $x->{to});
 				$x->{seq}++;
 				$x->{sent}++;
-				$x->{next} += $gap;
-				$x->{next} = $t + $gap if $x->{next} < $t;
+				$x->{after}++ if defined $x->{alive};
+				# A peer that never answers is tried until the deadline, a slower pace after
+				# max probes: it may only be starting, and a probe it never saw is a verdict.
+				my $pace = !defined $x->{alive} && $x->{sent} >= $o{max} ? 4 * $gap : $gap;
+				$x->{next} += $pace;
+				$x->{next} = $t + $pace if $x->{next} < $t;
 			}
-			if (keys %{ $x->{echoed} || {} } >= $o{want} || $x->{sent} >= $o{max}) {
+			if (@{ $x->{rtt} } >= $o{want} || ($x->{after} || 0) >= $o{max}) {
 				$x->{done} = 1;
 				$x->{next} = $t;
 			}

@@ -57,10 +57,12 @@ type Path struct {
 	Detail string `json:"detail,omitempty"`
 	// UDP: how arrival was seen: "echo" (a responder on the port echoed), "raw-socket"
 	// (corosync holds the port; a raw socket saw the probes arrive).
-	Method   string  `json:"method,omitempty"`
-	Sent     int     `json:"sent,omitempty"`
-	Received int     `json:"received,omitempty"`
-	LossPct  float64 `json:"loss_pct,omitempty"`
+	Method string `json:"method,omitempty"`
+	// Sent and Received count the probes of a UDP path (0 for TCP); LossPct is the share the
+	// receiver missed between the first and the last it saw.
+	Sent     int     `json:"sent"`
+	Received int     `json:"received"`
+	LossPct  float64 `json:"loss_pct"`
 	// RTT is the round trip of this direction's probes (UDP, when echoes came back), or
 	// the connect time (TCP).
 	RTT *RTT `json:"rtt_ms,omitempty"`

@@ -46,7 +46,7 @@ type Options struct {
 	ProbeInterval time.Duration
 	// TCPTimeout bounds each TCP connect of api-port (default 800 ms).
 	TCPTimeout time.Duration
-	// ClockSamples is how many clock samples are taken per node (default 5).
+	// ClockSamples is how many clock samples are taken per node (default 4).
 	ClockSamples int
 	// PortBase is corosync's port for link 0 (default 5405); link N is PortBase+N.
 	PortBase int
@@ -70,7 +70,7 @@ func (o Options) withDefaults() Options {
 		o.ProbeCount = 16
 	}
 	if o.ClockSamples <= 0 {
-		o.ClockSamples = 5
+		o.ClockSamples = 4
 	}
 	if o.PortBase <= 0 {
 		o.PortBase = 5405
@@ -169,8 +169,8 @@ func matchTargets(inv *inventory.Inventory, targets []Target) []*node {
 	return nodes
 }
 
-// gather runs, on every reachable node at once, the facts script, the probe agent and the
-// clock samples; each one's outcome is kept on the node.
+// gather runs, on every reachable node at once, the facts script and the probe agent, then
+// the clock samples; each one's outcome is kept on the node.
 func (e *env) gather(ctx context.Context) {
 	var wg sync.WaitGroup
 	for _, n := range e.nodes {
@@ -178,7 +178,7 @@ func (e *env) gather(ctx context.Context) {
 			continue
 		}
 		log := e.opts.Log.With("host", n.inv.Name)
-		wg.Add(3)
+		wg.Add(2)
 		go func() {
 			defer wg.Done()
 			t0 := time.Now()
@@ -194,13 +194,26 @@ func (e *env) gather(ctx context.Context) {
 			defer wg.Done()
 			t0 := time.Now()
 			n.agent, n.agentErr = e.runAgent(ctx, n)
-			log.Debug("probe agent", "step", "preflight", "took", time.Since(t0), "err", n.agentErr)
+			var ran time.Duration
+			if n.agent != nil {
+				ran = n.agent.took
+			}
+			log.Debug("probe agent", "step", "preflight", "took", time.Since(t0), "ran", ran, "err", n.agentErr)
 		}()
+	}
+	wg.Wait()
+	// The clock samples come last, when the nodes and this machine are idle again: a sample
+	// is only as good as its round trip is short.
+	for _, n := range e.nodes {
+		if !n.reached() {
+			continue
+		}
+		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			t0 := time.Now()
 			n.clock, n.clockErr = e.sampleClock(ctx, n)
-			log.Debug("clock", "step", "preflight", "took", time.Since(t0), "err", n.clockErr)
+			e.opts.Log.Debug("clock", "host", n.inv.Name, "step", "preflight", "took", time.Since(t0), "err", n.clockErr)
 		}()
 	}
 	wg.Wait()
