@@ -97,6 +97,8 @@ func (e *Env) apiGet(ctx context.Context, path string) (any, *APIError) {
 		return e.joinInfo(host)
 	case path == "/cluster/config/apiversion":
 		return joinAPIVersion, nil
+	case path == "/cluster/config/qdevice":
+		return e.qdeviceStatus()
 	case len(parts) == 3 && parts[0] == "nodes" && (parts[2] == "qemu" || parts[2] == "lxc") && validNodeName(parts[1]):
 		return e.guestList(parts[1], parts[2])
 	}
