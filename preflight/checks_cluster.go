@@ -92,7 +92,11 @@ func checkUniqueIdentity(e *env) []Finding {
 			if len(shared) == 0 {
 				continue
 			}
-			msg := fmt.Sprintf("%s has the same %s as %s (%s): cloned from one template?", n.inv.Name, id.what, andList(with), clip(joinList(shared), 120))
+			what := id.what
+			if len(shared) > 1 {
+				what += "s"
+			}
+			msg := fmt.Sprintf("%s has the same %s as %s (%s): cloned from one template?", n.inv.Name, what, andList(with), clip(joinList(shared), 120))
 			bad = append(bad, Finding{Node: n.inv.Name, Severity: id.severity, Message: msg, Fix: id.fix(n.inv.Name)})
 		}
 		if len(bad) == 0 {

@@ -120,18 +120,18 @@ func checkHostnameResolves(e *env, n *node) []Finding {
 	primary, ok := f.PrimaryAddress()
 	switch {
 	case len(f.ResolvesTo) == 0:
-		return []Finding{errorf(name, fix, "%s does not resolve on %s (getent ahosts finds nothing): pmxcfs and pvecm need it to", node, name)}
+		return []Finding{errorf(name, fix, "the name %s does not resolve on %s (getent ahosts finds nothing): pmxcfs and pvecm need it to", node, name)}
 	case !ok:
 		if slices.Contains(loop, "127.0.1.1") {
 			fix = "in /etc/hosts on " + name + ", replace the 127.0.1.1 line by " + hostsLine(n)
 		}
-		return []Finding{errorf(name, fix, "%s resolves only to %s on %s: pmxcfs and pvecm need a non-loopback address",
+		return []Finding{errorf(name, fix, "the name %s resolves only to %s on %s: pmxcfs and pvecm need a non-loopback address",
 			node, andList(loop), name)}
 	case !f.HasAddress(primary):
-		return []Finding{errorf(name, fix, "%s resolves to %s on %s, which none of its interfaces has (pvecm add: cannot use IP '%s', not found on local node)",
+		return []Finding{errorf(name, fix, "the name %s resolves to %s on %s, which none of its interfaces has (pvecm add: cannot use IP '%s', not found on local node)",
 			node, primary, name, primary)}
 	}
-	msg := fmt.Sprintf("%s resolves to %s (%s)", node, primary, ifaceOf(f, primary))
+	msg := fmt.Sprintf("the name %s resolves to %s (%s)", node, primary, ifaceOf(f, primary))
 	if len(loop) > 0 {
 		msg += "; " + andList(loop) + " before it is skipped, as pmxcfs does"
 	}

@@ -125,6 +125,9 @@ func Run(ctx context.Context, inv *inventory.Inventory, targets []Target, opts O
 	if err := ValidateIgnore(opts.Ignore); err != nil {
 		return nil, err
 	}
+	if opts.JoinThrough != "" && !slices.ContainsFunc(inv.Nodes, func(n inventory.Node) bool { return n.Name == opts.JoinThrough }) {
+		return nil, fmt.Errorf("preflight: join through %q: no such node in %s", opts.JoinThrough, inv.File)
+	}
 	opts = opts.withDefaults()
 	start := opts.Now()
 	nodes := matchTargets(inv, targets)
