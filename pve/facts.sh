@@ -85,8 +85,11 @@ for f in /etc/pve/corosync.conf /etc/corosync/authkey /etc/corosync/corosync.con
 	if [ -e "$f" ]; then kv file "present $f"; else kv file "absent $f"; fi
 done
 if running corosync; then kv corosync running; else kv corosync stopped; fi
+# A wedged corosync must not hold the facts up: its tool gets 5 s where timeout(1) exists.
+q=corosync-quorumtool
+if have timeout; then q="timeout 5 corosync-quorumtool"; fi
 if have corosync-quorumtool; then
-	if corosync-quorumtool -l >/dev/null 2>&1; then kv quorumtool ok; else kv quorumtool fail; fi
+	if $q -l >/dev/null 2>&1; then kv quorumtool ok; else kv quorumtool fail; fi
 fi
 # The cluster this node belongs to, and the state of its quorum, as corosync sees them.
 for f in /etc/pve/corosync.conf /etc/corosync/corosync.conf; do
@@ -98,7 +101,6 @@ for f in /etc/pve/corosync.conf /etc/corosync/corosync.conf; do
 done
 if have corosync-quorumtool && running corosync; then
 	echo "[quorum]"
-	if have timeout; then q="timeout 5 corosync-quorumtool"; else q="corosync-quorumtool"; fi
 	$q -s 2>&1 | head -n 100 | sed 's/^/line=/'
 	echo
 	echo "[pve]"
