@@ -22,7 +22,9 @@ const (
 	StateHasGuests  NodeState = "has-guests"    // standalone with VMs or containers: PVE refuses the join
 	// StateReinstalled is a fresh host whose name this cluster still lists: a reinstall.
 	StateReinstalled NodeState = "reinstalled"
-	StateUnknown     NodeState = "unknown" // unreachable, or its state could not be read
+	// StateMemberDown is a member by its files whose corosync is not running.
+	StateMemberDown NodeState = "member-down"
+	StateUnknown    NodeState = "unknown" // unreachable, or its state could not be read
 )
 
 // Observation is one node's state when quorate looked, the input of a plan. A saved plan
@@ -85,11 +87,15 @@ func classifyOne(cluster string, s Seen) Observation {
 	f := s.Facts
 	o.Guests = append(append([]int(nil), f.VMs...), f.CTs...)
 	if s.StatusErr != nil || s.Status == nil {
-		// No status source answered: with cluster files present that is a member whose
-		// corosync is down or a half-finished join; without them, a broken install.
+		// No status source answered. A node whose /etc/pve/corosync.conf names this cluster
+		// is a member whose corosync is down: cleaning it up would be destructive. Anything
+		// else is a half-finished join or a broken install.
 		o.State = StateHalfJoined
 		if s.StatusErr != nil {
 			o.Detail = s.StatusErr.Error()
+		}
+		if name := confClusterName(f); f.Files.PVECorosyncConf && name == cluster {
+			o.State, o.Cluster = StateMemberDown, name
 		}
 		return o
 	}
@@ -108,7 +114,13 @@ func classifyOne(cluster string, s Seen) Observation {
 		}
 		return o
 	}
-	o.Cluster, o.ConfigVersion, o.Quorate = st.Name, st.ConfigVersion, st.State == pve.Quorate
+	// corosync-quorumtool, the last fallback, does not name the cluster; the node's own
+	// corosync.conf does.
+	name := st.Name
+	if name == "" {
+		name = confClusterName(f)
+	}
+	o.Cluster, o.ConfigVersion, o.Quorate = name, st.ConfigVersion, st.State == pve.Quorate
 	if local, ok := st.Local(); ok {
 		o.NodeID = local.NodeID
 	}
@@ -118,13 +130,31 @@ func classifyOne(cluster string, s Seen) Observation {
 		}
 	}
 	slices.Sort(o.Members)
-	if st.Name != "" && st.Name != cluster {
+	if name != cluster {
 		o.State = StateForeign
-		o.Detail = fmt.Sprintf("member of cluster %s, not %s", st.Name, cluster)
+		if name == "" {
+			o.Detail = fmt.Sprintf("member of a cluster that does not say its name, not known to be %s", cluster)
+		} else {
+			o.Detail = fmt.Sprintf("member of cluster %s, not %s", name, cluster)
+		}
 		return o
 	}
 	o.State = StateMember
 	return o
+}
+
+// confClusterName is the cluster name in the node's corosync.conf (/etc/pve's, else
+// /etc/corosync's), "" when it has none.
+func confClusterName(f *pve.Facts) string {
+	for _, text := range []string{f.PVECorosyncConf, f.LocalCorosyncConf} {
+		if text == "" {
+			continue
+		}
+		if conf, err := pve.ParseCorosyncConf([]byte(text)); err == nil && conf.ClusterName() != "" {
+			return conf.ClusterName()
+		}
+	}
+	return ""
 }
 
 func halfJoinedDetail(f *pve.Facts) string {

@@ -193,7 +193,6 @@ func equalObs(a, b bootstrap.Observation) bool {
 // the cluster. The node's own corosync.conf does: a node of another cluster must not be taken
 // for a member of this one (a plan would then join nodes through it).
 func TestClassifyUnnamedStatusIsNotAssumedThisCluster(t *testing.T) {
-	t.Skip("bug: classifyOne treats a status without a cluster name (corosync-quorumtool's) as a member of this cluster, even when the node's corosync.conf names another")
 	f := facts(t, "facts-member.txt", "cluster_name: demo", "cluster_name: other")
 	quorum := pvetest.Golden(t, "pvecm-status-quorate.txt").Stdout
 	_, quorum, _ = strings.Cut(quorum, "\n\n") // corosync-quorumtool -s: no "Cluster information"
@@ -214,8 +213,13 @@ func TestClassifyUnnamedStatusIsNotAssumedThisCluster(t *testing.T) {
 func TestClassifyKeepsTheStatusError(t *testing.T) {
 	cause := fmt.Errorf("status: %w", pve.ErrCorosyncDown)
 	got := bootstrap.Classify("demo", []bootstrap.Seen{{Node: "pve1", Facts: facts(t, "facts-member.txt"), StatusErr: cause}})
-	if got[0].State == bootstrap.StateFresh || got[0].State == bootstrap.StateMember {
-		t.Errorf("a node whose status is unknown is classified %s", got[0].State)
+	// Its /etc/pve/corosync.conf names this cluster: a member whose corosync is down, which
+	// must not be advised a clean-up as a half-joined node would.
+	if got[0].State != bootstrap.StateMemberDown {
+		t.Errorf("a member with corosync down is classified %s, want %s", got[0].State, bootstrap.StateMemberDown)
+	}
+	if p := bootstrap.MakePlan(clusterFile("demo", "pve1"), got); len(p.Blockers) != 1 || !strings.Contains(p.Blockers[0], "systemctl start corosync") {
+		t.Errorf("blockers %q: want one saying to start corosync", p.Blockers)
 	}
 	if !strings.Contains(got[0].Detail, pve.ErrCorosyncDown.Error()) {
 		t.Errorf("detail %q lost the cause %q", got[0].Detail, cause)

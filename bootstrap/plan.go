@@ -87,6 +87,8 @@ func MakePlan(inv *inventory.Inventory, observed []Observation) Plan {
 			p.Blockers = append(p.Blockers, fmt.Sprintf("%s: %s; run quorate rebuild %s", n.Name, o.Detail, n.Name))
 		case StateForeign:
 			p.Blockers = append(p.Blockers, fmt.Sprintf("%s: %s; it must leave that cluster first (or fix cluster.name)", n.Name, o.Detail))
+		case StateMemberDown:
+			p.Blockers = append(p.Blockers, fmt.Sprintf("%s: a member of %s whose corosync is not running (%s); start it (systemctl start corosync pve-cluster) and run quorate up again", n.Name, p.Cluster, o.Detail))
 		case StateHalfJoined:
 			p.Blockers = append(p.Blockers, fmt.Sprintf("%s: %s; clean the node up (see docs/pve.md §7) before it can join", n.Name, o.Detail))
 		case StateHasGuests:
@@ -127,22 +129,40 @@ func MakePlan(inv *inventory.Inventory, observed []Observation) Plan {
 		votes += votesOf[n.Name]
 		members = append(members, n.Name)
 		step.VotesAfter, step.QuorumAfter, step.Members = votes, Quorum(votes), slices.Clone(members)
-		step.Warning = fragility(len(members), votes, inv.QDevice != nil)
+		step.Warning = fragility(members, votesOf, inv.QDevice != nil)
 		p.Steps = append(p.Steps, step)
 	}
 	return p
 }
 
-// fragility warns about a cluster that loses quorum too easily; docs/pve.md §3.6.
-func fragility(nodes, votes int, qdevice bool) string {
-	tolerates := votes - Quorum(votes)
+// fragility warns about a cluster that loses quorum too easily (docs/pve.md §3.6), counting
+// votes, not nodes: with 2+1 votes the node with 2 is quorate alone.
+func fragility(members []string, votesOf map[string]int, qdevice bool) string {
+	votes := 0
+	for _, m := range members {
+		votes += votesOf[m]
+	}
+	quorum := Quorum(votes)
+	var critical []string // nodes whose loss alone ends quorum
+	for _, m := range members {
+		if votes-votesOf[m] < quorum {
+			critical = append(critical, m)
+		}
+	}
+	n := len(members)
 	switch {
-	case nodes == 1:
+	case n == 1:
 		return "a single node: no redundancy until more nodes join"
-	case nodes == 2 && !qdevice:
-		return fmt.Sprintf("2 nodes: quorum is %d of %d votes, so both must stay up; losing either one makes /etc/pve read-only (a QDevice gives a third vote)", Quorum(votes), votes)
-	case nodes%2 == 0 && !qdevice:
-		return fmt.Sprintf("%d nodes: an even count tolerates no more failures than %d nodes (%d); a split into halves leaves neither side quorate", nodes, nodes-1, tolerates)
+	case qdevice:
+		return ""
+	case len(critical) == n:
+		return fmt.Sprintf("%d nodes: quorum is %d of %d votes, so every node must stay up; losing any one makes /etc/pve read-only (a QDevice gives another vote)",
+			n, quorum, votes)
+	case len(critical) > 0:
+		return fmt.Sprintf("%d nodes: quorum is %d of %d votes; losing %s alone makes /etc/pve read-only", n, quorum, votes, strings.Join(critical, " or "))
+	case votes%2 == 0:
+		return fmt.Sprintf("%d nodes, %d votes: an even count tolerates no more lost votes (%d) than %d nodes would; a split into halves leaves neither side quorate",
+			n, votes, votes-quorum, n-1)
 	}
 	return ""
 }

@@ -2,6 +2,8 @@ package playbooks
 
 import (
 	"context"
+	"errors"
+	"net"
 	"sync"
 	"sync/atomic"
 
@@ -34,7 +36,21 @@ type HostError struct {
 	Err  error
 }
 
-func (e *HostError) Error() string { return e.Host + ": " + e.Err.Error() }
+// Error names the host once; the address it was dialled at is added when the host is named
+// otherwise (a node name, an ssh config alias), since "unreachable" is about the address.
+func (e *HostError) Error() string {
+	var re *remote.Error
+	if errors.As(e.Err, &re) && re.Addr != "" && errors.Is(e.Err, remote.ErrUnreachable) && !namesAddr(e.Host, re.Addr) {
+		return e.Host + " (" + re.Addr + "): " + e.Err.Error()
+	}
+	return e.Host + ": " + e.Err.Error()
+}
+
+// namesAddr tells whether label already says addr ("198.51.100.11" for "198.51.100.11:22").
+func namesAddr(label, addr string) bool {
+	host, port, err := net.SplitHostPort(addr)
+	return label == addr || (err == nil && port == "22" && label == host)
+}
 func (e *HostError) Unwrap() error { return e.Err }
 
 // Conn is one host of the connection set: its one SSH connection for the whole run, or why

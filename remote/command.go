@@ -65,6 +65,9 @@ func (e *ExitError) Error() string {
 // (a PVE node name, say), so that no message reads "host: step: host: ...".
 type Error struct {
 	Host string // the host as given to Dial
+	// Addr is the address:port Dial connected to, when it got that far; left out of the text
+	// too, for the caller to add where it differs from how it names the host.
+	Addr string
 	Op   string // what was attempted: a quoted, redacted command line, "upload PATH", ...; "" for Dial
 	Err  error
 }

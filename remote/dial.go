@@ -22,18 +22,18 @@ import (
 //
 // Its errors are *Error with Host set; their text leaves the host out (see Error).
 func Dial(ctx context.Context, host string, cfg Config) (*Client, error) {
-	c, err := dial(ctx, host, cfg)
+	r, err := resolve(host, cfg)
 	if err != nil {
 		return nil, &Error{Host: host, Err: err}
+	}
+	c, err := dial(ctx, host, r, cfg)
+	if err != nil {
+		return nil, &Error{Host: host, Addr: r.target.addr(), Err: err}
 	}
 	return c, nil
 }
 
-func dial(ctx context.Context, host string, cfg Config) (*Client, error) {
-	r, err := resolve(host, cfg)
-	if err != nil {
-		return nil, err
-	}
+func dial(ctx context.Context, host string, r *route, cfg Config) (*Client, error) {
 	cfg = r.withDefaults(cfg)
 	log := cfg.logger().With("host", host)
 	start := time.Now()
@@ -135,7 +135,7 @@ func dialOnce(ctx context.Context, host string, r *route, cfg Config) (*Client, 
 			closeAll()
 			err = classify(ctx, ep, seen, creds, err)
 			if !isTarget {
-				err = fmt.Errorf("jump host %s: %w", ep.name, err)
+				err = fmt.Errorf("jump host %s (%s): %w", ep.name, ep.addr(), err)
 			}
 			return nil, err
 		}
@@ -263,25 +263,25 @@ func classify(ctx context.Context, ep endpoint, seen ssh.PublicKey, creds *crede
 	}
 	if ctx.Err() != nil {
 		if errors.Is(ctx.Err(), context.Canceled) {
-			return fmt.Errorf("%s: connect: %w", ep.addr(), ctx.Err())
+			return fmt.Errorf("connect: %w", ctx.Err())
 		}
-		return fmt.Errorf("%w: %s: %w", ErrUnreachable, ep.addr(), ctx.Err())
+		return fmt.Errorf("%w: %w", ErrUnreachable, ctx.Err())
 	}
 	var ce *connectError
 	if errors.As(err, &ce) {
 		var dnsErr *net.DNSError
 		if errors.As(err, &dnsErr) && dnsErr.IsNotFound {
-			return fmt.Errorf("%w: %s: %v", ErrUnreachable, ep.addr(), err)
+			return fmt.Errorf("%w: %v", ErrUnreachable, err)
 		}
-		return transientError{fmt.Errorf("%w: %s: %v", ErrUnreachable, ep.addr(), err)}
+		return transientError{fmt.Errorf("%w: %v", ErrUnreachable, withoutAddr(err))}
 	}
 	if errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
-		return transientError{fmt.Errorf("%w: %s: %v", ErrUnreachable, ep.addr(), err)}
+		return transientError{fmt.Errorf("%w: %v", ErrUnreachable, withoutAddr(err))}
 	}
 	if errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, net.ErrClosed) ||
 		errors.Is(err, syscall.EPIPE) {
 		// sshd drops connections beyond MaxStartups and while it restarts: try again.
-		return transientError{fmt.Errorf("%w: %s: connection closed during the SSH handshake: %v", ErrUnreachable, ep.addr(), err)}
+		return transientError{fmt.Errorf("%w: connection closed during the SSH handshake: %v", ErrUnreachable, withoutAddr(err))}
 	}
 	if seen != nil {
 		// The host key was verified; what fails after that is authentication (x/crypto's
@@ -294,6 +294,16 @@ func classify(ctx context.Context, ep endpoint, seen ssh.PublicKey, creds *crede
 		return fmt.Errorf("%w: %s@%s (tried %s): %v", ErrAuth, ep.user, ep.addr(), tried, detail)
 	}
 	return fmt.Errorf("%s: %w", ep.addr(), err)
+}
+
+// withoutAddr is a dial error without the address net puts in it ("dial tcp ADDR: connect:
+// connection refused" becomes "connect: connection refused"): Error.Addr carries it once.
+func withoutAddr(err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		return op.Err
+	}
+	return err
 }
 
 func trimSSHPrefix(err error) string {
