@@ -18,11 +18,14 @@ type pairRTT struct {
 	rtt  *RTT
 }
 
+// checkLatency judges each pair's round trip on each link by the shortest of its probes' (see
+// RTT.Min: the probes run on nodes that are busy with the rest of the preflight), and blames
+// the node whose every pair is slow, else both ends.
 func checkLatency(e *env) []Finding {
 	var out []Finding
 	for _, l := range e.linkNumbers() {
 		pairs := e.linkRTTs(l)
-		slow := func(p pairRTT) bool { return p.rtt.Typical > latencyWarnMS }
+		slow := func(p pairRTT) bool { return p.rtt.Min > latencyWarnMS }
 		blamedOn := map[string][]pairRTT{}
 		culprit := map[string]bool{}
 		for _, n := range e.nodes {
@@ -72,10 +75,10 @@ func (e *env) latencyFinding(n *node, l int, pairs []pairRTT, mine []pairRTT) (F
 		sev := Warning
 		var parts []string
 		for _, p := range mine {
-			if p.rtt.Typical > latencyErrorMS && len(e.inv.Nodes) > 3 {
+			if p.rtt.Min > latencyErrorMS && len(e.inv.Nodes) > 3 {
 				sev = Error
 			}
-			parts = append(parts, fmt.Sprintf("to %s %s ms (jitter %s ms)", other(p), fmtMS(p.rtt.Typical), fmtMS(p.rtt.Jitter)))
+			parts = append(parts, fmt.Sprintf("to %s %s ms (median %s, jitter %s ms)", other(p), fmtMS(p.rtt.Min), fmtMS(p.rtt.Median), fmtMS(p.rtt.Jitter)))
 		}
 		msg := fmt.Sprintf("link%d: round trips of %s %s: corosync wants under 5 ms", l, name, joinList(parts))
 		if sev == Error {
@@ -90,14 +93,14 @@ func (e *env) latencyFinding(n *node, l int, pairs []pairRTT, mine []pairRTT) (F
 		if p.a != name && p.b != name {
 			continue
 		}
-		if p.rtt.Typical > latencyWarnMS {
+		if p.rtt.Min > latencyWarnMS {
 			elsewhere = append(elsewhere, other(p))
 			continue
 		}
-		if len(peers) == 0 || p.rtt.Typical < lo {
-			lo = p.rtt.Typical
+		if len(peers) == 0 || p.rtt.Min < lo {
+			lo = p.rtt.Min
 		}
-		hi = max(hi, p.rtt.Typical)
+		hi = max(hi, p.rtt.Min)
 		jit = max(jit, p.rtt.Jitter)
 		peers = append(peers, other(p))
 	}

@@ -32,7 +32,7 @@
 //	versions            E/W the same PVE major.minor everywhere: another major E, another minor W
 //	corosync-udp        E  every ordered pair, every link: UDP arrives (loss above 20%: W; not decidable: W)
 //	api-port            E/W TCP 8006 (22 with join: ssh) from each joiner to the node it joins through (E); TCP 22 between all nodes (W)
-//	latency             W/E round trip per pair and link: above 5 ms W, above 10 ms with more than 3 nodes E; jitter reported
+//	latency             W/E round trip per pair and link (the shortest probe's): above 5 ms W, above 10 ms with more than 3 nodes E; median and jitter reported
 //	mtu                 W  the MTU of each link's interfaces agrees across nodes
 //	clock-offset        W/E each clock against the others' (NTP-style samples from this machine): above 100 ms W, above 1 s E
 //	node-count          W  one node; two without a QDevice; an even count without one

@@ -147,7 +147,7 @@ func summarise(samples []time.Duration) *RTT {
 		diffs = append(diffs, max(d, -d))
 	}
 	slices.Sort(diffs)
-	return &RTT{Samples: len(samples), Min: ms(sorted[0]), Typical: ms(percentile(sorted, 25)), Median: ms(percentile(sorted, 50)),
+	return &RTT{Samples: len(samples), Min: ms(sorted[0]), Median: ms(percentile(sorted, 50)),
 		Max: ms(sorted[len(sorted)-1]), Jitter: ms(percentile(diffs, 50))}
 }
 

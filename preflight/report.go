@@ -70,13 +70,13 @@ type Path struct {
 
 // RTT summarises round trips, in milliseconds.
 type RTT struct {
-	Samples int     `json:"samples"`
-	Min     float64 `json:"min"`
-	// Typical is the 25th percentile, what latency decides on: a busy CPU only ever delays
-	// a probe, so the low round trips are the network's, and one lucky probe is not enough.
-	Typical float64 `json:"typical"`
-	Median  float64 `json:"median"`
-	Max     float64 `json:"max"`
+	Samples int `json:"samples"`
+	// Min is what latency decides on: the network's own round trip. A busy node only ever
+	// delays a probe (its agent waits for the CPU), never speeds one up, so the higher
+	// round trips say as much about the nodes' load as about the network.
+	Min    float64 `json:"min"`
+	Median float64 `json:"median"`
+	Max    float64 `json:"max"`
 	// Jitter is the median difference between consecutive round trips.
 	Jitter float64 `json:"jitter"`
 }
@@ -115,7 +115,7 @@ type Clock struct {
 //	    {"check": "corosync-udp", "from": "pve1", "to": "pve2", "proto": "udp", "link": 0,
 //	     "address": "198.51.100.12", "port": 5405, "result": "ok", "method": "echo",
 //	     "sent": 17, "received": 16, "loss_pct": 0,
-//	     "rtt_ms": {"samples": 16, "min": 0.1, "typical": 0.1, "median": 0.2, "max": 0.5, "jitter": 0.05}},
+//	     "rtt_ms": {"samples": 16, "min": 0.1, "median": 0.2, "max": 0.5, "jitter": 0.05}},
 //	    {"check": "api-port", "from": "pve2", "to": "pve1", "proto": "tcp", "link": -1,
 //	     "address": "198.51.100.11", "port": 8006, "result": "ok", "rtt_ms": {...}}
 //	  ],
