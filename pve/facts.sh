@@ -135,7 +135,6 @@ for f in /etc/pve/firewall/cluster.fw "/etc/pve/nodes/$node/host.fw"; do
 	kv enable "$f $(awk -F: '/^\[/ { s = $0 } s == "[OPTIONS]" && $1 ~ /^[[:space:]]*enable[[:space:]]*$/ { gsub(/[[:space:]]/, "", $2); print $2 }' "$f" | first)"
 done
 # Counts of rules that drop or reject: a hint that corosync or 8006 may be filtered.
-if have nft; then kv nft_drop_rules "$(nft list ruleset 2>/dev/null | grep -c -E '(drop|reject)')"; fi
 if have iptables; then kv iptables_drop_rules "$(iptables -S 2>/dev/null | grep -c -E '(DROP|REJECT)')"; fi
 # The rules themselves that drop or reject, and drop policies, each as TOOL TABLE CHAIN HOOK
 # TEXT: preflight names the one that matches a port the probes found blocked.
@@ -145,8 +144,9 @@ if have nft; then
 		$1 == "chain" { chain = $2; hook = "-" }
 		/type filter hook/ { for (i = 1; i <= NF; i++) if ($i == "hook") hook = $(i + 1)
 			if ($0 ~ /policy drop/) print "policy=nft " table " " chain " " hook " drop"; next }
-		/(^|[[:space:]])(drop|reject)([[:space:]]|;|$)/ { $1 = $1; print "rule=nft " table " " chain " " hook " " $0 }
-	' | head -n 200
+		/(^|[[:space:]])(drop|reject)([[:space:]]|;|$)/ { $1 = $1; if (n++ < 200) print "rule=nft " table " " chain " " hook " " $0 }
+		END { print "nft_drop_rules=" n + 0 }
+	'
 fi
 for t in iptables-save ip6tables-save; do
 	have "$t" || continue
