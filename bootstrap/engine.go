@@ -2,6 +2,7 @@ package bootstrap
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"strings"
@@ -17,8 +18,10 @@ type Engine struct {
 	Nodes     map[string]*pve.Node // by node name, over the run's connections
 	// Password is root@pam's password for join: api; it travels on stdin only.
 	Password string
-	// UseSSH joins with pvecm add --use_ssh (join: ssh).
-	UseSSH bool
+	// UseSSH joins with pvecm add --use_ssh (join: ssh); HostKey then gives each node's
+	// host key as quorate verified it ("ssh-ed25519 AAAA..."), for the joiner's known_hosts.
+	UseSSH  bool
+	HostKey func(node string) string
 	// Relogin makes a fresh SSH login to a node, as a user or migration would.
 	Relogin func(ctx context.Context, node string) error
 	// Backup copies what a step is about to change on its node (BackedUp) to the local run
@@ -147,6 +150,13 @@ func (e *Engine) join(ctx context.Context, step Step, n inventory.Node) error {
 		v := n.Votes
 		opts.Votes = &v
 	}
+	if opts.UseSSH {
+		cleanup, err := e.trustForJoin(ctx, step)
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+	}
 	jr, err := e.Nodes[step.Node].Join(ctx, opts)
 	var f *pve.Failure
 	if errors.As(err, &f) && f.Kind == pve.FailPasswordRejected {
@@ -160,6 +170,50 @@ func (e *Engine) join(ctx context.Context, step Step, n inventory.Node) error {
 	}
 	return nil
 }
+
+// trustForJoin sets up what pvecm add --use_ssh needs and nothing more: the joiner's root key
+// authorised on the member, the member's host key (as quorate verified it) known to the
+// joiner. Both lines carry a marker, and cleanup removes exactly them, whatever the join did.
+func (e *Engine) trustForJoin(ctx context.Context, step Step) (cleanup func(), err error) {
+	joiner, member := e.Nodes[step.Node], e.Nodes[step.Through]
+	hostKey := ""
+	if e.HostKey != nil {
+		hostKey = e.HostKey(step.Through)
+	}
+	if hostKey == "" {
+		return nil, fmt.Errorf("join: ssh needs %s's host key", step.Through)
+	}
+	key, err := joiner.RootPublicKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	marker := "quorate-join-" + rand.Text()[:12]
+	cleanup = func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		for node, file := range map[string]string{step.Through: AuthorizedKeysFile, step.Node: KnownHostsFile} {
+			if err := e.Nodes[node].RemoveMarked(ctx, file, marker); err != nil {
+				e.progress("    %s: could not remove the temporary SSH trust (lines marked %s in %s): %v", node, marker, file, err)
+			}
+		}
+	}
+	if err := member.AppendMarked(ctx, AuthorizedKeysFile, key, marker); err != nil {
+		cleanup()
+		return nil, fmt.Errorf("%s: %w", step.Through, err)
+	}
+	if err := joiner.AppendMarked(ctx, KnownHostsFile, e.apiAddress(step.Through)+" "+hostKey, marker); err != nil {
+		cleanup()
+		return nil, err
+	}
+	e.progress("    SSH trust for the join alone: %s's root key on %s, %s's host key on %s", step.Node, step.Through, step.Through, step.Node)
+	return cleanup, nil
+}
+
+// Root's SSH files on a node, where temporary trust goes.
+const (
+	AuthorizedKeysFile = "/root/.ssh/authorized_keys"
+	KnownHostsFile     = "/root/.ssh/known_hosts"
+)
 
 // diagnose gathers the evidence from every node the step involved, with a budget of its own.
 func (e *Engine) diagnose(ctx context.Context, nodes []string) map[string][]pve.Diagnostic {

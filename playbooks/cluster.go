@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
+
+	"golang.org/x/crypto/ssh"
 
 	"github.com/quorate/quorate/bootstrap"
 	"github.com/quorate/quorate/inventory"
@@ -78,6 +81,16 @@ func (s *Session) openCluster(ctx context.Context, req ClusterRequest) *clusterR
 }
 
 func (r *clusterRun) Close() { r.conns.Close() }
+
+// hostKey is node's host key as this run verified it, in authorized_keys form.
+func (r *clusterRun) hostKey(node string) string {
+	for _, c := range r.conns.All() {
+		if c.Name == node && c.Client != nil {
+			return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(c.Client.HostKey())))
+		}
+	}
+	return ""
+}
 
 // relogin proves a fresh SSH login to node works, with the run's own settings.
 func (r *clusterRun) relogin(ctx context.Context, node string) error {

@@ -180,6 +180,7 @@ func (s *Session) Up(ctx context.Context, req UpRequest) (report UpReport, err e
 		Nodes:       r.nodes,
 		Password:    password,
 		UseSSH:      req.Inventory.Cluster.Join == inventory.JoinSSH,
+		HostKey:     r.hostKey,
 		Relogin:     r.relogin,
 		Progress:    s.notef,
 		Waiting:     s.waiting,

@@ -160,8 +160,10 @@ func verify(sc *sftp.Client, tmp string, size int64, want [32]byte) error {
 	return nil
 }
 
+// levelFor is how loudly a transfer is logged: a file that does not exist is an answer (a
+// backup asks for files a node may not have), not a failure worth a warning.
 func levelFor(err error) slog.Level {
-	if err != nil {
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return slog.LevelWarn
 	}
 	return slog.LevelInfo
