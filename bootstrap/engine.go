@@ -34,6 +34,7 @@ type Engine struct {
 	Waiting func(what string) (stop func())
 
 	JoinTimeout   time.Duration // default 5m; pvecm's own wait has none
+	StepGrace     time.Duration // after an interruption, for the running step to finish; default 60s
 	VerifyTimeout time.Duration // default 2m
 	PollInterval  time.Duration // default 200ms
 }
@@ -71,8 +72,14 @@ func (e *StepError) Unwrap() error { return e.Err }
 func (e *Engine) Run(ctx context.Context, plan Plan) ([]StepResult, error) {
 	var done []StepResult
 	for i, step := range plan.Steps {
+		if ctx.Err() != nil {
+			// Interrupted between steps: nothing is running, the cluster is as verified.
+			return done, context.Cause(ctx)
+		}
 		e.progress("[%d/%d] %s", i+1, len(plan.Steps), step.Describe(plan.Cluster))
-		res, err := e.runStep(ctx, step)
+		stepCtx, stop := e.graceful(ctx, step)
+		res, err := e.runStep(stepCtx, step)
+		stop()
 		if err != nil {
 			se := &StepError{Step: step, Err: err}
 			if ctx.Err() == nil {
@@ -86,6 +93,26 @@ func (e *Engine) Run(ctx context.Context, plan Plan) ([]StepResult, error) {
 		done = append(done, res)
 	}
 	return done, nil
+}
+
+// graceful is ctx for one step, except that an interruption gives the running step
+// StepGrace (default 60 s) to finish before it is stopped: a join cut in the middle leaves a
+// half-joined node, a finished one a verified member. A second Ctrl-C ends the process at once.
+func (e *Engine) graceful(ctx context.Context, step Step) (context.Context, func()) {
+	grace := e.StepGrace
+	if grace <= 0 {
+		grace = 60 * time.Second
+	}
+	stepCtx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	stopWatch := context.AfterFunc(ctx, func() {
+		e.progress("    interrupted: letting the %s of %s finish (up to %s); interrupt again to stop at once", step.Kind, step.Node, grace)
+		timer := time.AfterFunc(grace, func() { cancel(context.Cause(ctx)) })
+		context.AfterFunc(stepCtx, func() { timer.Stop() })
+	})
+	return stepCtx, func() {
+		stopWatch()
+		cancel(nil)
+	}
 }
 
 func (e *Engine) runStep(ctx context.Context, step Step) (StepResult, error) {
