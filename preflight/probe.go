@@ -79,7 +79,7 @@ func (e *env) runAgent(ctx context.Context, n *node) (*agentResult, error) {
 	for _, a := range args {
 		quoted = append(quoted, remote.Quote(a))
 	}
-	cmd := remote.Command{Line: "exec perl - " + strings.Join(quoted, " "), Stdin: []byte(probeScript), Timeout: wait}
+	cmd := remote.Command{Line: "exec nice -n -10 perl - " + strings.Join(quoted, " "), Stdin: []byte(probeScript), Timeout: wait}
 	res, err := n.target.Runner.Run(ctx, cmd)
 	var exitErr *remote.ExitError
 	if err != nil && !errors.As(err, &exitErr) {

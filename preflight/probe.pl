@@ -5,13 +5,19 @@
 # even if quorate is gone. Where the port is held (corosync on a member), a raw socket sees
 # the datagrams that passed the INPUT firewall, and echoes leave from that port too: corosync
 # is not disturbed beyond a few datagrams it drops as not its own.
+# Round trips are measured as NTP does, so that a busy CPU (the preflight itself, a loaded
+# host) does not read as latency: the prober's send time, the peer's kernel receive time and
+# its send time (sent back as the echo's turnaround, which is subtracted), and the kernel
+# receive time of the echo (SIOCGSTAMPNS). Kernel stamps are on the real clock, which
+# libfaketime (the lab's skew) does not move: the agent measures its own clock's offset from
+# the kernel's on loopback first.
 # Core Perl only (Socket, Time::HiRes, Errno, Fcntl), as on every PVE host.
 use strict;
 use warnings;
 use Socket qw(AF_INET AF_INET6 SOCK_DGRAM SOCK_RAW SOCK_STREAM IPPROTO_UDP IPPROTO_TCP
 	IPPROTO_IPV6 SOL_SOCKET SO_ERROR MSG_DONTWAIT inet_pton inet_ntop
 	pack_sockaddr_in pack_sockaddr_in6 unpack_sockaddr_in unpack_sockaddr_in6);
-use Time::HiRes qw(clock_gettime CLOCK_MONOTONIC);
+use Time::HiRes qw(clock_gettime CLOCK_MONOTONIC time);
 use Errno qw(EINPROGRESS EADDRINUSE ECONNREFUSED);
 use Fcntl qw(F_GETFL F_SETFL O_NONBLOCK);
 
@@ -40,6 +46,36 @@ sub sa {
 }
 sub ms { sprintf '%.3f', $_[0] * 1000 }
 
+# Kernel timestamps of received datagrams: SO_TIMESTAMP (29) turns them on, SIOCGSTAMPNS
+# (0x8907) reads the last one of a socket.
+sub stamped { setsockopt($_[0], SOL_SOCKET, 29, pack('i', 1)) }
+sub kstamp {
+	my $ts = pack('l!l!', 0, 0);
+	return undef unless ioctl($_[0], 0x8907, $ts);
+	my ($sec, $ns) = unpack('l!l!', $ts);
+	return $sec > 0 ? $sec + $ns / 1e9 : undef;
+}
+# rt is now on the kernel's real clock: this process's clock corrected by its offset.
+my $off = 0;
+sub rt { time() + $off }
+{
+	my $c;
+	if (socket($c, AF_INET, SOCK_DGRAM, IPPROTO_UDP) && stamped($c) && bind($c, sa('127.0.0.1', 0))) {
+		my $self = getsockname($c);
+		my $best;
+		for (1 .. 5) {
+			my $a = time();
+			send($c, 'x', 0, $self);
+			my $b = time();
+			recv($c, my $buf, 16, 0);
+			my $k = kstamp($c);
+			next unless defined $k;
+			if (!defined $best || $b - $a < $best) { ($best, $off) = ($b - $a, $k - ($a + $b) / 2) }
+		}
+		close $c;
+	}
+}
+
 print "quorate-probe v1 me=$o{me}\n";
 my $start = now();
 my $end = $start + $o{dur} / 1000;
@@ -53,6 +89,7 @@ for my $b (@binds) {
 	my $f = fam($addr);
 	my ($s, $r, $e);
 	unless (socket($s, $f, SOCK_DGRAM, IPPROTO_UDP)) { print "bind $l error $addr $port $!\n"; next }
+	stamped($s);
 	if (bind($s, sa($addr, $port))) {
 		$link{$l} = { addr => $addr, port => $port, fam => $f, send => $s, mode => 'udp' };
 		$sock{fileno $s} = [$s, $l, 'udp'];
@@ -62,8 +99,8 @@ for my $b (@binds) {
 	my $why = "$!";
 	unless ($!{EADDRINUSE}) { print "bind $l error $addr $port $why\n"; next }
 	close $s;
-	if (socket($r, $f, SOCK_RAW, IPPROTO_UDP) && bind($r, sa($addr, 0))
-		&& socket($e, $f, SOCK_DGRAM, IPPROTO_UDP) && bind($e, sa($addr, 0))) {
+	if (socket($r, $f, SOCK_RAW, IPPROTO_UDP) && stamped($r) && bind($r, sa($addr, 0))
+		&& socket($e, $f, SOCK_DGRAM, IPPROTO_UDP) && stamped($e) && bind($e, sa($addr, 0))) {
 		# IPV6_CHECKSUM (7): the kernel fills in the UDP checksum of the echoes sent raw.
 		setsockopt($r, IPPROTO_IPV6, 7, pack('i', 6)) if $f == AF_INET6;
 		$link{$l} = { addr => $addr, port => $port, fam => $f, send => $e, raw => $r, mode => 'raw' };
@@ -116,8 +153,9 @@ sub reply {
 	}
 }
 
+# handle takes one datagram that arrived at $at (kernel time) on link $l.
 sub handle {
-	my ($l, $kind, $data, $from, $srcaddr, $srcport) = @_;
+	my ($l, $kind, $data, $at, $from, $srcaddr, $srcport) = @_;
 	my @f = split / /, $data;
 	return unless @f >= 8 && $f[0] eq 'QP1' && $f[1] eq $o{token} && $f[5] eq $l;
 	my ($type, $a, $b, $seq, $ts) = @f[2, 3, 4, 6, 7];
@@ -126,15 +164,17 @@ sub handle {
 		$r->{got}++;
 		$r->{first} = $seq if $r->{first} < 0 || $seq < $r->{first};
 		$r->{last} = $seq if $seq > $r->{last};
-		reply($link{$l}, $kind, msg('E', $a, $b, $l, $seq, $ts), $from, $srcaddr, $srcport);
+		# The turnaround (how long the probe waited here, in the socket and for the CPU)
+		# goes back with the echo, taken last before it is sent.
+		my $turn = int((rt() - $at) * 1e6);
+		$turn = 0 if $turn < 0;
+		reply($link{$l}, $kind, msg('E', $a, $b, $l, $seq, $ts, $turn), $from, $srcaddr, $srcport);
 	} elsif ($type eq 'E' && $a eq $o{me}) {
 		my $t = $tx{"$b,$l"} or return;
-		my $now = now();
 		$t->{echoed}{$seq} = 1;
-		# Probes sent before the first echo came back may have waited in the socket of a
-		# peer that was still starting: their round trips say nothing of the network.
-		$t->{alive} = $now unless defined $t->{alive};
-		push @{ $t->{rtt} }, int(($now - $ts) * 1e6) if $ts >= $t->{alive};
+		$t->{alive} = 1;
+		my $rtt = int(($at - $ts) * 1e6) - ($f[8] || 0);
+		push @{ $t->{rtt} }, $rtt < 0 ? 0 : $rtt;
 	} elsif ($type eq 'F' && $b eq $o{me}) {
 		my $r = $rx{"$a,$l"} or return;
 		$r->{fin} = 1;
@@ -148,7 +188,8 @@ sub drain {
 		my $buf;
 		my $from = recv($s, $buf, 4096, MSG_DONTWAIT);
 		last unless defined $from;
-		if ($kind ne 'raw') { handle($l, $kind, $buf, $from); next }
+		my $at = kstamp($s) // rt();
+		if ($kind ne 'raw') { handle($l, $kind, $buf, $at, $from); next }
 		my ($srcaddr, $udp);
 		if ($lk->{fam} == AF_INET) {
 			next if length($buf) < 28;
@@ -163,7 +204,7 @@ sub drain {
 		next if length($udp) < 8;
 		my ($sp, $dp, $len) = unpack('nnn', $udp);
 		next unless $dp == $lk->{port};
-		handle($l, 'raw', substr($udp, 8, $len - 8), undef, $srcaddr, $sp);
+		handle($l, 'raw', substr($udp, 8, $len - 8), $at, undef, $srcaddr, $sp);
 	}
 }
 
@@ -175,13 +216,13 @@ while (1) {
 	for my $x (values %tx) {
 		if (!$x->{done}) {
 			if ($t >= $x->{next}) {
-				send($link{ $x->{link} }{send}, msg('P', $o{me}, $x->{node}, $x->{link}, $x->{seq}, $t), 0, $x->{to});
+				send($link{ $x->{link} }{send}, msg('P', $o{me}, $x->{node}, $x->{link}, $x->{seq}, sprintf('%.6f', rt())), 0, $x->{to});
 				$x->{seq}++;
 				$x->{sent}++;
-				$x->{after}++ if defined $x->{alive};
+				$x->{after}++ if $x->{alive};
 				# A peer that never answers is tried until the deadline, a slower pace after
 				# max probes: it may only be starting, and a probe it never saw is a verdict.
-				my $pace = !defined $x->{alive} && $x->{sent} >= $o{max} ? 4 * $gap : $gap;
+				my $pace = !$x->{alive} && $x->{sent} >= $o{max} ? 4 * $gap : $gap;
 				$x->{next} += $pace;
 				$x->{next} = $t + $pace if $x->{next} < $t;
 			}

@@ -172,41 +172,40 @@ func matchTargets(inv *inventory.Inventory, targets []Target) []*node {
 	return nodes
 }
 
-// gather runs, on every reachable node at once, the facts script and the probe agent, then
-// the clock samples; each one's outcome is kept on the node.
+// gather runs, on every reachable node at once, the probe agents, then the facts script and
+// the clock samples; each one's outcome is kept on the node. The probes go first and alone:
+// the facts script's forks on a busy node (and on a lab, where the hosts share the CPUs)
+// delay the probes' packets. A clock sample only loses precision to them, half its round
+// trip at most, and the thresholds are 100 ms and 1 s.
 func (e *env) gather(ctx context.Context) {
-	var wg sync.WaitGroup
-	for _, n := range e.nodes {
-		if !n.reached() {
-			continue
+	e.each(ctx, "probe agent", func(n *node) error {
+		n.agent, n.agentErr = e.runAgent(ctx, n)
+		return n.agentErr
+	})
+	e.each(ctx, "facts and clock", func(n *node) error {
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n.clock, n.clockErr = e.sampleClock(ctx, n)
+		}()
+		nd := pve.NewNode(n.target.Runner).WithTimeouts(pve.Timeouts{Facts: e.opts.CommandTimeout})
+		f, err := nd.Facts(ctx)
+		if err == nil {
+			n.facts = &f
 		}
-		log := e.opts.Log.With("host", n.inv.Name)
-		wg.Add(2)
-		go func() {
-			defer wg.Done()
-			t0 := time.Now()
-			nd := pve.NewNode(n.target.Runner).WithTimeouts(pve.Timeouts{Facts: e.opts.CommandTimeout})
-			f, err := nd.Facts(ctx)
-			if err == nil {
-				n.facts = &f
-			}
-			n.factsErr = err
-			log.Debug("facts", "step", "preflight", "took", time.Since(t0), "err", err)
-		}()
-		go func() {
-			defer wg.Done()
-			t0 := time.Now()
-			n.agent, n.agentErr = e.runAgent(ctx, n)
-			var ran time.Duration
-			if n.agent != nil {
-				ran = n.agent.took
-			}
-			log.Debug("probe agent", "step", "preflight", "took", time.Since(t0), "ran", ran, "err", n.agentErr)
-		}()
+		n.factsErr = err
+		wg.Wait()
+		return errors.Join(n.factsErr, n.clockErr)
+	})
+}
+
+// each runs job on every reachable node at once and waits for all of them.
+func (e *env) each(ctx context.Context, what string, job func(n *node) error) {
+	if ctx.Err() != nil {
+		return
 	}
-	wg.Wait()
-	// The clock samples come last, when the nodes and this machine are idle again: a sample
-	// is only as good as its round trip is short.
+	var wg sync.WaitGroup
 	for _, n := range e.nodes {
 		if !n.reached() {
 			continue
@@ -215,8 +214,8 @@ func (e *env) gather(ctx context.Context) {
 		go func() {
 			defer wg.Done()
 			t0 := time.Now()
-			n.clock, n.clockErr = e.sampleClock(ctx, n)
-			e.opts.Log.Debug("clock", "host", n.inv.Name, "step", "preflight", "took", time.Since(t0), "err", n.clockErr)
+			err := job(n)
+			e.opts.Log.Debug(what, "host", n.inv.Name, "step", "preflight", "took", time.Since(t0), "err", err)
 		}()
 	}
 	wg.Wait()
