@@ -62,6 +62,11 @@ type agentTCP struct {
 	why   string
 }
 
+// agentCommand starts the agent, its script on stdin and its arguments after. Its priority is
+// raised, as far as root may (nice only warns otherwise), so that it answers a peer's probe
+// when it arrives rather than when a busy node gets round to it.
+const agentCommand = "exec nice -n -10 perl - "
+
 const (
 	probeHeader = "quorate-probe v1"
 	probeEnd    = "end "
@@ -79,7 +84,7 @@ func (e *env) runAgent(ctx context.Context, n *node) (*agentResult, error) {
 	for _, a := range args {
 		quoted = append(quoted, remote.Quote(a))
 	}
-	cmd := remote.Command{Line: "exec nice -n -10 perl - " + strings.Join(quoted, " "), Stdin: []byte(probeScript), Timeout: wait}
+	cmd := remote.Command{Line: agentCommand + strings.Join(quoted, " "), Stdin: []byte(probeScript), Timeout: wait}
 	res, err := n.target.Runner.Run(ctx, cmd)
 	var exitErr *remote.ExitError
 	if err != nil && !errors.As(err, &exitErr) {

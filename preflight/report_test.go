@@ -31,7 +31,7 @@ func fakeTargets(t *testing.T, yaml string, nodes []fakeNode) ([]Target, []*pvet
 		}
 		r := pvetest.NewRunner(t, n.Name)
 		r.OnRegexp(`^(cd / && )?sh -s$`).Reply(pvetest.Output{Stdout: fn.facts}).Required()
-		r.OnPrefix("exec perl - ").Reply(pvetest.Output{Stdout: fn.agent}).WantStdin(probeScript).Required()
+		r.OnPrefix(agentCommand).Reply(pvetest.Output{Stdout: fn.agent}).WantStdin(probeScript).Required()
 		remote := epoch.Add(time.Duration(fn.offsetMS * float64(time.Millisecond)))
 		r.On(clockCommand).Reply(pvetest.Output{Stdout: fmt.Sprintf("%d.%09d\n", remote.Unix(), remote.Nanosecond())}).Times(4).Required()
 		targets = append(targets, Target{Node: n, Runner: r, HostKey: fn.hostKey})
@@ -118,7 +118,7 @@ func TestRunCommands(t *testing.T) {
 	}
 	var agent string
 	for _, l := range runners[1].Lines() {
-		if strings.HasPrefix(l, "exec perl - ") {
+		if strings.HasPrefix(l, agentCommand) {
 			agent = l
 		}
 	}
