@@ -44,7 +44,8 @@ func TestRunTimeout(t *testing.T) {
 	if code != exitFailed || !strings.Contains(stderr, "exceeded --timeout") {
 		t.Errorf("exit %d, stderr:\n%s", code, stderr)
 	}
-	if !strings.Contains(out, "FAILED stuck: ") {
+	// "FAILED stuck (127.0.0.1:N): ...": the alias, and where it was dialled.
+	if !strings.Contains(out, "FAILED stuck") || strings.Count(out, "stuck") != 1 {
 		t.Errorf("stdout does not name the host that did not answer in time:\n%s", out)
 	}
 	if _, err := os.Stat(e.clusterFile); !os.IsNotExist(err) {

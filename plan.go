@@ -21,7 +21,7 @@ func planCommand(s streams) *cli.Command {
 			return withCluster(c, s, func(ctx context.Context, sess *playbooks.Session, opts globalOptions, req playbooks.ClusterRequest) error {
 				p, err := sess.Plan(ctx, req)
 				if err != nil {
-					return err
+					return hostKeyAdvice(err)
 				}
 				if out := c.String("out"); out != "" {
 					if err := playbooks.WriteSavedPlan(out, opts.configPath, p); err != nil {
@@ -29,10 +29,15 @@ func planCommand(s streams) *cli.Command {
 					}
 				}
 				if opts.json {
-					return writeJSON(s.stdout, p)
+					err = writeJSON(s.stdout, p)
+				} else {
+					printPlan(s.stdout, p)
 				}
-				printPlan(s.stdout, p)
-				return nil
+				if err == nil && len(p.Blockers) > 0 {
+					// A pipeline that reviews plans must not take a blocked one for a good one.
+					return &playbooks.BlockedError{Blockers: p.Blockers}
+				}
+				return err
 			})
 		},
 	}

@@ -19,6 +19,7 @@ func statusCommand(s streams) *cli.Command {
 		Action: func(c *cli.Context) error {
 			return withCluster(c, s, func(ctx context.Context, sess *playbooks.Session, opts globalOptions, req playbooks.ClusterRequest) error {
 				rep, err := sess.Status(ctx, req)
+				err = hostKeyAdvice(err)
 				if opts.json {
 					if werr := writeJSON(s.stdout, rep); werr != nil && err == nil {
 						err = werr

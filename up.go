@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -88,15 +90,22 @@ func upExit(err error) error {
 	if perr := preflightExit(err); perr != err {
 		return perr
 	}
+	err = hostKeyAdvice(err)
 	var notQuorate *bootstrap.NotQuorateError
 	var failure *pve.Failure
 	// A pvecm add cut short by our deadline was waiting for quorum (docs/pve.md §0.6).
 	if errors.As(err, &notQuorate) || (errors.As(err, &failure) && failure.Kind == pve.FailTimeout) {
 		return withExitCode(exitNotQuorate, err)
 	}
+	return err
+}
+
+// hostKeyAdvice adds, to a run refused for unknown host keys, how to accept them with the
+// commands that work on a cluster file.
+func hostKeyAdvice(err error) error {
 	var unknown *remote.HostKeyUnknownError
 	if errors.As(err, &unknown) && unknown.Refused == "" {
-		return fmt.Errorf("%w; check the key, then accept it with --accept-new-host-keys", err)
+		return fmt.Errorf("%w\ncheck each key against its host's console, then accept them with --accept-new-host-keys", err)
 	}
 	return err
 }
@@ -112,6 +121,11 @@ func printPlan(w io.Writer, p bootstrap.Plan) {
 	}
 	if len(p.Members) > 0 {
 		fmt.Fprintf(w, "  already members, skipped: %s\n", strings.Join(p.Members, ", "))
+	}
+	for _, o := range p.Observed {
+		if o.State == bootstrap.StateMember && !o.Quorate {
+			fmt.Fprintf(w, "  warning: %s is a member but not quorate: up will verify and stop there (see quorate status)\n", o.Node)
+		}
 	}
 	for _, b := range p.Blockers {
 		fmt.Fprintf(w, "  BLOCKED %s\n", b)
@@ -165,8 +179,8 @@ func printUpReport(s streams, opts globalOptions, report playbooks.UpReport, err
 	}
 	if f := report.Failure; f != nil {
 		fmt.Fprintf(s.stdout, "FAILED %s on %s: %s\n", f.Step, f.Node, f.Error)
-		for node, diags := range f.Diagnostics {
-			for _, d := range diags {
+		for _, node := range slices.Sorted(maps.Keys(f.Diagnostics)) {
+			for _, d := range f.Diagnostics[node] {
 				fmt.Fprintf(s.stdout, "--- %s: %s\n%s\n", node, d.Name, indent(d.Output))
 			}
 		}
@@ -174,8 +188,12 @@ func printUpReport(s streams, opts globalOptions, report playbooks.UpReport, err
 		return
 	}
 	if err == nil {
+		members := len(report.Plan.Members)
+		if n := len(report.Steps); n > 0 {
+			members = len(report.Steps[n-1].Step.Members)
+		}
 		fmt.Fprintf(s.stdout, "cluster %s is quorate with %s, every one verified (%s)\n", report.Plan.Cluster,
-			plural(len(report.Plan.Members)+len(report.Steps), "member"), report.Took.Round(10*time.Millisecond))
+			plural(members, "member"), report.Took.Round(10*time.Millisecond))
 	}
 }
 

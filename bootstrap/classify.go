@@ -22,6 +22,9 @@ const (
 	StateHasGuests  NodeState = "has-guests"    // standalone with VMs or containers: PVE refuses the join
 	// StateReinstalled is a fresh host whose name this cluster still lists: a reinstall.
 	StateReinstalled NodeState = "reinstalled"
+	// StateUnfinished is a member whose join did not finish: its root key is not in the
+	// cluster's authorized_keys (pvecm add was cut short after corosync took it in).
+	StateUnfinished NodeState = "member-unfinished"
 	// StateMemberDown is a member by its files whose corosync is not running.
 	StateMemberDown NodeState = "member-down"
 	StateUnknown    NodeState = "unknown" // unreachable, or its state could not be read
@@ -49,7 +52,9 @@ type Seen struct {
 	Facts     *pve.Facts
 	Status    *pve.ClusterStatus
 	StatusErr error
-	Err       error // the node could not be reached or its facts read
+	// RootKeyMissing is a member whose root key is not in /etc/pve/priv/authorized_keys.
+	RootKeyMissing bool
+	Err            error // the node could not be reached or its facts read
 }
 
 // Classify measures every node against the cluster named cluster. A fresh node whose name a
@@ -59,7 +64,7 @@ func Classify(cluster string, seen []Seen) []Observation {
 	listed := map[string]bool{}
 	for i, s := range seen {
 		obs[i] = classifyOne(cluster, s)
-		if obs[i].State == StateMember {
+		if obs[i].State == StateMember || obs[i].State == StateUnfinished {
 			for _, m := range obs[i].Members {
 				listed[m] = true
 			}
@@ -140,6 +145,10 @@ func classifyOne(cluster string, s Seen) Observation {
 		return o
 	}
 	o.State = StateMember
+	if s.RootKeyMissing {
+		o.State = StateUnfinished
+		o.Detail = "a member whose join did not finish: its root key is not in /etc/pve/priv/authorized_keys"
+	}
 	return o
 }
 

@@ -61,8 +61,9 @@ type StepError struct {
 	Diagnostics map[string][]pve.Diagnostic // by node
 }
 
+// Error names the node; the step is named by the error itself ("join: failed (...)").
 func (e *StepError) Error() string {
-	return fmt.Sprintf("%s: %s: %v", e.Step.Node, e.Step.Kind, e.Err)
+	return fmt.Sprintf("%s: %v", e.Step.Node, e.Err)
 }
 func (e *StepError) Unwrap() error { return e.Err }
 
@@ -134,6 +135,10 @@ func (e *Engine) runStep(ctx context.Context, step Step) (StepResult, error) {
 		if _, err := node.Create(ctx, pve.CreateOpts{ClusterName: e.Inventory.Cluster.Name, Links: links(n), NodeID: n.NodeID, Votes: n.Votes}); err != nil {
 			return res, err
 		}
+	case StepFinish:
+		if err := node.UpdateCerts(ctx, pve.UpdateCertsOpts{}); err != nil {
+			return res, err
+		}
 	case StepJoin:
 		stop := e.waiting(fmt.Sprintf("pvecm add on %s", step.Node))
 		err := e.join(ctx, step, n)
@@ -187,7 +192,7 @@ func (e *Engine) join(ctx context.Context, step Step, n inventory.Node) error {
 	jr, err := e.Nodes[step.Node].Join(ctx, opts)
 	var f *pve.Failure
 	if errors.As(err, &f) && f.Kind == pve.FailPasswordRejected {
-		return fmt.Errorf("the root password for %s was rejected; %s is unchanged: %w", step.Through, step.Node, err)
+		return &passwordRejectedError{member: step.Through, joiner: step.Node, line: f.Line, err: err}
 	}
 	if err != nil {
 		return err
@@ -197,6 +202,19 @@ func (e *Engine) join(ctx context.Context, step Step, n inventory.Node) error {
 	}
 	return nil
 }
+
+// passwordRejectedError is the member refusing the root password: said plainly, since it is
+// the user's to fix, with pvecm's own line.
+type passwordRejectedError struct {
+	member, joiner, line string
+	err                  error
+}
+
+func (e *passwordRejectedError) Error() string {
+	return fmt.Sprintf("join: the root password for %s was rejected (%s); %s is unchanged", e.member, e.line, e.joiner)
+}
+
+func (e *passwordRejectedError) Unwrap() error { return e.err }
 
 // trustForJoin sets up what pvecm add --use_ssh needs and nothing more: the joiner's root key
 // authorised on the member, the member's host key (as quorate verified it) known to the

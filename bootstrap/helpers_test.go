@@ -160,6 +160,9 @@ func curlLine(node string) string {
 
 const echoToken = "<the token written>\n"
 
+// rootKeyCheck is pve's RootKeyInCluster command.
+const rootKeyCheck = "cd / && k=$(cut -d' ' -f2 /root/.ssh/id_rsa.pub"
+
 // fakeNode is a pvetest.Runner whose /etc/pve gives back what was written to it; every other
 // command is the Runner's, and each one is also written to a log shared by all nodes, so that
 // tests can see the order of commands across nodes.
@@ -220,6 +223,8 @@ func newCluster(t *testing.T, names ...string) *cluster {
 	c := &cluster{runners: map[string]*pvetest.Runner{}, nodes: map[string]*pve.Node{}, log: &cmdLog{}}
 	for _, n := range names {
 		r := pvetest.NewRunner(t, n)
+		// A finished join puts the node's root key in the cluster's authorized_keys.
+		r.OnPrefix(rootKeyCheck).AnyTimes().Reply(pvetest.Output{Stdout: "yes\n"})
 		c.runners[n] = r
 		c.nodes[n] = pve.NewNode(fakeNode{Runner: r, log: c.log})
 	}

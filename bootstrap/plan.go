@@ -14,6 +14,9 @@ type StepKind string
 const (
 	StepCreate StepKind = "create" // pvecm create on the first node
 	StepJoin   StepKind = "join"   // pvecm add on a joiner, through a member
+	// StepFinish ends a join that was cut short: pvecm updatecerts on the node, as the last
+	// step of pvecm add would have run it.
+	StepFinish StepKind = "finish"
 )
 
 // Step is one change to the cluster, with the quorum arithmetic before and after it.
@@ -37,6 +40,8 @@ func (s Step) Describe(cluster string) string {
 	switch s.Kind {
 	case StepCreate:
 		return fmt.Sprintf("create cluster %s on %s", cluster, s.Node)
+	case StepFinish:
+		return fmt.Sprintf("finish the join of %s (pvecm updatecerts)", s.Node)
 	default:
 		return fmt.Sprintf("join %s to %s through %s", s.Node, cluster, s.Through)
 	}
@@ -80,7 +85,7 @@ func MakePlan(inv *inventory.Inventory, observed []Observation) Plan {
 	for _, n := range inv.Nodes {
 		o := byName[n.Name]
 		switch o.State {
-		case StateMember:
+		case StateMember, StateUnfinished:
 			p.Members = append(p.Members, n.Name)
 		case StateFresh:
 		case StateReinstalled:
@@ -99,7 +104,7 @@ func MakePlan(inv *inventory.Inventory, observed []Observation) Plan {
 	}
 	// A member's view of the cluster lists nodes the file may not know: reported, not touched.
 	for _, o := range observed {
-		if o.State != StateMember {
+		if o.State != StateMember && o.State != StateUnfinished {
 			continue
 		}
 		for _, m := range o.Members {
@@ -116,6 +121,12 @@ func MakePlan(inv *inventory.Inventory, observed []Observation) Plan {
 	through := ""
 	if len(members) > 0 {
 		through = members[0]
+	}
+	for _, n := range inv.Nodes {
+		if byName[n.Name].State == StateUnfinished {
+			p.Steps = append(p.Steps, Step{Kind: StepFinish, Node: n.Name, VotesBefore: votes, QuorumBefore: Quorum(votes),
+				VotesAfter: votes, QuorumAfter: Quorum(votes), Members: slices.Clone(members)})
+		}
 	}
 	for _, n := range inv.Nodes {
 		if byName[n.Name].State != StateFresh {

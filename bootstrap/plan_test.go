@@ -7,6 +7,7 @@ import (
 
 	"github.com/quorate/quorate/bootstrap"
 	"github.com/quorate/quorate/inventory"
+	"github.com/quorate/quorate/pve"
 )
 
 func fresh(nodes ...string) []bootstrap.Observation {
@@ -328,5 +329,25 @@ func TestDrift(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A join cut short after corosync took the node in leaves a member without its root key in
+// the cluster's authorized_keys: the plan finishes that join (pvecm updatecerts) before it
+// joins anything else.
+func TestMakePlanFinishesAnUnfinishedJoin(t *testing.T) {
+	seen := []bootstrap.Seen{
+		{Node: "pve1", Facts: &pve.Facts{}, Status: &pve.ClusterStatus{State: pve.Quorate, Name: "demo", Members: []pve.Member{{Name: "pve1", Online: true}, {Name: "pve2", Online: true}}}},
+		{Node: "pve2", Facts: &pve.Facts{}, RootKeyMissing: true, Status: &pve.ClusterStatus{State: pve.Quorate, Name: "demo", Members: []pve.Member{{Name: "pve1", Online: true}, {Name: "pve2", Online: true}}}},
+		{Node: "pve3", Facts: &pve.Facts{}, Status: &pve.ClusterStatus{State: pve.NotInCluster}},
+	}
+	obs := bootstrap.Classify("demo", seen)
+	if obs[1].State != bootstrap.StateUnfinished {
+		t.Fatalf("pve2 is %s, want %s", obs[1].State, bootstrap.StateUnfinished)
+	}
+	p := bootstrap.MakePlan(clusterFile("demo", "pve1", "pve2", "pve3"), obs)
+	if len(p.Blockers) != 0 || len(p.Steps) != 2 || p.Steps[0].Kind != bootstrap.StepFinish || p.Steps[0].Node != "pve2" ||
+		p.Steps[1].Kind != bootstrap.StepJoin || p.Steps[1].Node != "pve3" || p.Steps[1].VotesBefore != 2 {
+		t.Errorf("plan %+v: want finish pve2, then join pve3 (2 -> 3 votes)", p)
 	}
 }

@@ -2,6 +2,7 @@ package bootstrap
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -14,8 +15,10 @@ import (
 // Expect is the cluster a step must leave behind.
 type Expect struct {
 	Members []string // exactly these nodes, all online
-	Votes   int      // total votes = expected votes
-	NewNode string   // the node the step changed: its API and a fresh SSH login are checked
+	// Others are members cluster.yaml does not list: online with Members, but never asked.
+	Others  []string
+	Votes   int    // total votes = expected votes
+	NewNode string // the node the step changed: its API and a fresh SSH login are checked
 }
 
 // NotQuorateError is verification running out of time: Problems is what was still wrong at
@@ -51,6 +54,10 @@ func (e *Engine) Verify(ctx context.Context, want Expect) (Verified, error) {
 			return v, nil
 		}
 		problems = probs
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			// The run's own --timeout ended the wait: still "not quorate in time".
+			return Verified{}, &NotQuorateError{Waited: time.Since(start), Problems: problems}
+		}
 		if ctx.Err() != nil {
 			return Verified{}, context.Cause(ctx)
 		}
@@ -59,7 +66,6 @@ func (e *Engine) Verify(ctx context.Context, want Expect) (Verified, error) {
 		}
 		select {
 		case <-ctx.Done():
-			return Verified{}, context.Cause(ctx)
 		case <-time.After(e.pollInterval()):
 		}
 	}
@@ -108,6 +114,13 @@ func (e *Engine) lookOnce(ctx context.Context, want Expect) (Verified, []string)
 			problems = append(problems, fmt.Sprintf("%s: %v", name, err))
 		}
 	}
+	if want.NewNode != "" && len(problems) == 0 {
+		// The last thing a join does is put the node's root key in the cluster's
+		// authorized_keys; a join cut short lacks it, and migration to it fails.
+		if ok, err := e.Nodes[want.NewNode].RootKeyInCluster(ctx); err != nil || !ok {
+			problems = append(problems, fmt.Sprintf("%s: its root key is not in /etc/pve/priv/authorized_keys (%v): the join did not finish", want.NewNode, err))
+		}
+	}
 	if len(problems) > 0 || want.NewNode == "" {
 		return Verified{ConfigVersion: statuses[0].ConfigVersion}, problems
 	}
@@ -142,7 +155,7 @@ func statusProblems(st pve.ClusterStatus, want Expect) []string {
 		}
 	}
 	slices.Sort(online)
-	wantSorted := slices.Sorted(slices.Values(want.Members))
+	wantSorted := slices.Sorted(slices.Values(append(slices.Clone(want.Members), want.Others...)))
 	if !slices.Equal(online, wantSorted) {
 		p = append(p, fmt.Sprintf("members online [%s], want [%s]", strings.Join(online, " "), strings.Join(wantSorted, " ")))
 	}

@@ -72,8 +72,12 @@ func (s *Session) openCluster(ctx context.Context, req ClusterRequest) *clusterR
 		st, err := r.nodes[conn.Name].Status(ctx)
 		if err != nil {
 			seen.StatusErr = err
-		} else {
-			seen.Status = &st
+			return nil
+		}
+		seen.Status = &st
+		if st.State != pve.NotInCluster {
+			ok, err := r.nodes[conn.Name].RootKeyInCluster(ctx)
+			seen.RootKeyMissing = err == nil && !ok
 		}
 		return nil
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -122,7 +123,7 @@ func (c *Conns) All() []*Conn { return c.list }
 
 // Err gathers the hosts that could not be reached, or is nil when all were.
 func (c *Conns) Err() error {
-	var errs *multierror.Error
+	errs := &multierror.Error{ErrorFormat: oneLinePerHost}
 	for _, conn := range c.list {
 		if conn.Err != nil {
 			errs = multierror.Append(errs, conn.Err)
@@ -146,7 +147,20 @@ func (c *Conns) Each(ctx context.Context, fn func(ctx context.Context, conn *Con
 			return nil
 		})
 	}
-	return g.Wait().ErrorOrNil()
+	errs := g.Wait()
+	if errs != nil {
+		errs.ErrorFormat = oneLinePerHost
+	}
+	return errs.ErrorOrNil()
+}
+
+// oneLinePerHost writes the hosts' errors one per line, each already naming its host.
+func oneLinePerHost(errs []error) string {
+	lines := make([]string, len(errs))
+	for i, err := range errs {
+		lines[i] = err.Error()
+	}
+	return strings.Join(lines, "\n")
 }
 
 // Close ends every connection; commands still running on them are stopped.

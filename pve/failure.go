@@ -65,7 +65,8 @@ type Failure struct {
 
 func (f *Failure) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s failed (%s)", f.Op, f.Kind)
+	// Op is left out: Node's methods wrap the failure with the step ("join: failed (...)").
+	fmt.Fprintf(&b, "failed (%s)", f.Kind)
 	if f.Line != "" {
 		fmt.Fprintf(&b, ": %s", f.Line)
 	}

@@ -69,3 +69,16 @@ func (n *Node) HasMarked(ctx context.Context, file, marker string) (bool, error)
 	}
 	return res.ExitCode == 0 && strings.TrimSpace(string(res.Stdout)) != "0", nil
 }
+
+// RootKeyInCluster tells whether this node's root key is in the cluster's authorized_keys
+// (/etc/pve/priv/authorized_keys), where a finished join puts it (pvecm updatecerts, the
+// last step of finish_join, docs/pve.md §2.2): without it, migration and `pvecm` over SSH
+// from other members fail. false on a node without a root key.
+func (n *Node) RootKeyInCluster(ctx context.Context) (bool, error) {
+	line := `cd / && k=$(cut -d' ' -f2 /root/.ssh/id_rsa.pub 2>/dev/null) && [ -n "$k" ] && grep -qF -- "$k" /etc/pve/priv/authorized_keys && echo yes || echo no`
+	res, err := n.run(ctx, remote.Command{Line: line}, n.timeouts.Query)
+	if err != nil {
+		return false, n.wrap("root key in cluster", err)
+	}
+	return strings.TrimSpace(string(res.Stdout)) == "yes", nil
+}
