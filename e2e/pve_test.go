@@ -13,6 +13,7 @@ import (
 // at every step (see pveClusterScenario).
 func TestPVEClusterOverSSH(t *testing.T) {
 	needLab(t)
+	t.Parallel() // its own lab: it need not hold up the others
 	start := time.Now()
 	l := upLab(t, 3)
 	upTook := time.Since(start)
