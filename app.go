@@ -41,6 +41,8 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			planCommand(s),
 			upCommand(s),
 			statusCommand(s),
+			doctorCommand(s),
+			reportCommand(s),
 			versionCommand(s),
 		},
 		Action: func(c *cli.Context) error {
