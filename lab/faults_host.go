@@ -27,12 +27,6 @@ fi`, secs, faketimerc, skewDropin, libfaketime, skewDropin, reloadSSHD)
 	return l.consoleOK(ctx, m.Name, "sh", "-c", script)
 }
 
-func (l *Lab) unskew(ctx context.Context, m *machineState) error {
-	script := fmt.Sprintf(`rm -f %s
-if [ -e %s ]; then rm -f %s; %s; fi`, faketimerc, skewDropin, skewDropin, reloadSSHD)
-	return l.consoleOK(ctx, m.Name, "sh", "-c", script)
-}
-
 // writeHosts rewrites the host's /etc/hosts as the installer writes it, with its own
 // name mapped to mapSelf instead of its address when mapSelf is set.
 func (l *Lab) writeHosts(ctx context.Context, s *state, m *machineState, mapSelf string) error {

@@ -233,7 +233,7 @@ func (r *agentResult) parseLine(l string) error {
 		r.binds[link] = agentBind{mode: f[2], addr: f[3], port: port, why: strings.Join(f[5:], " ")}
 	case "tx": // tx LINK NODE sent=N echoed=N rtt=US,US,...
 		if len(f) < 4 {
-			return errors.New("want tx LINK NODE sent=N echoed=N rtt=...")
+			return errors.New("want tx LINK NODE sent=N echoed=N rtt=US,US")
 		}
 		pl, err := peerOf(f[1], f[2], num)
 		if err != nil {

@@ -200,8 +200,6 @@ func containsLine(text, line string) bool {
 	return false
 }
 
-func splitFields(s string) []string { return strings.Fields(s) }
-
 // sleepCtx sleeps unless ctx ends first; it reports whether the full sleep happened.
 func sleepCtx(ctx context.Context, d time.Duration) bool {
 	select {

@@ -45,7 +45,7 @@ func verbosePackages(host HostConfig) []string {
 			fmt.Sprintf("proxmox-ve: %s-1 (running kernel: %s)", strings.SplitN(host.Version, "-", 2)[0], host.Kernel),
 			fmt.Sprintf("pve-manager: %s (running version: %s/%s)", host.Version, host.Version, host.RepoID),
 			fmt.Sprintf("pve-kernel-%s: 7.2-14", kernelSeries),
-			fmt.Sprintf("pve-kernel-helper: 7.2-14"),
+			"pve-kernel-helper: 7.2-14",
 			fmt.Sprintf("pve-kernel-%s: %s", host.Kernel, kernelVersion),
 		)
 		rest = map[string]string{
