@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -194,9 +195,14 @@ func summarize(r *liveCluster, m *liveMember) DoctorMember {
 	return d
 }
 
+// errText is err without the host it names: the line it goes on names the host already.
 func errText(err error) string {
 	if err == nil {
 		return ""
+	}
+	var he *HostError
+	if errors.As(err, &he) {
+		return he.Err.Error()
 	}
 	return err.Error()
 }

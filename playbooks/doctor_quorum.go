@@ -20,7 +20,7 @@ func checkReached(r *liveCluster) []preflight.Finding {
 	for _, m := range r.Members {
 		switch {
 		case !m.reached():
-			out = append(out, fail(m.Name, "check that "+m.Name+" is up and that ssh root@"+m.Address+" works", "cannot log in to %s (%s): %v", m.Name, m.Address, m.DialErr))
+			out = append(out, fail(m.Name, "check that "+m.Name+" is up and that ssh root@"+m.Address+" works", "cannot log in to %s (%s): %s", m.Name, m.Address, errText(m.DialErr)))
 		default:
 			out = append(out, pass(m.Name, "logged in to %s", m.Name))
 		}
@@ -352,15 +352,16 @@ func (r *liveCluster) versionAgreement() []preflight.Finding {
 		}
 		v, src := 0, ""
 		if m.Health != nil && m.Health.RuntimeConfigVersion > 0 {
-			v, src = m.Health.RuntimeConfigVersion, "corosync runs"
+			v = m.Health.RuntimeConfigVersion
+			src = fmt.Sprintf("corosync runs config version %d", v)
 		}
 		if m.Facts != nil && m.Facts.LocalCorosyncConf != "" {
 			if conf, err := pve.ParseCorosyncConf([]byte(m.Facts.LocalCorosyncConf)); err == nil {
-				if fv, err := conf.ConfigVersion(); err == nil && (v == 0 || fv != v) {
+				if fv, err := conf.ConfigVersion(); err == nil && fv != v {
 					if v == 0 {
-						v, src = fv, "/etc/corosync/corosync.conf has"
+						v, src = fv, fmt.Sprintf("/etc/corosync/corosync.conf has config version %d", fv)
 					} else {
-						src = fmt.Sprintf("corosync runs (its /etc/corosync/corosync.conf has %d)", fv)
+						src += fmt.Sprintf(" (its /etc/corosync/corosync.conf has %d)", fv)
 					}
 				}
 			}
@@ -384,16 +385,25 @@ func (r *liveCluster) versionAgreement() []preflight.Finding {
 		}
 		for _, name := range byVersion[v] {
 			out = append(out, fail(name, "make /etc/pve/corosync.conf the one source: on "+name+" copy it over /etc/corosync/corosync.conf and run corosync-cfgtool -R (to keep "+name+"'s change, make it in /etc/pve/corosync.conf with a higher config_version instead)",
-				"%s: %s config version %d, the cluster's /etc/pve/corosync.conf %d (%s): members that disagree on their configuration split apart at the next membership change",
-				name, where[name], v, cluster, r.versionPeers(byVersion, cluster)))
+				"%s: %s, the cluster's /etc/pve/corosync.conf has %d (%s): a split-brain sign; %s",
+				name, where[name], cluster, r.versionPeers(byVersion, cluster), versionConsequence(v, cluster)))
 		}
 	}
 	return out
 }
 
+// versionConsequence: pmxcfs copies a newer /etc/pve/corosync.conf to /etc/corosync and
+// refuses to when the local one is newer (docs/pve.md §1.3).
+func versionConsequence(local, cluster int) string {
+	if local > cluster {
+		return "pmxcfs does not copy the cluster's file over a newer local one, so this member keeps its own configuration through every change made in /etc/pve"
+	}
+	return "this member has not taken the cluster's last change (pmxcfs copies a newer /etc/pve/corosync.conf and reloads corosync: is pve-cluster running?)"
+}
+
 func (r *liveCluster) versionPeers(byVersion map[int][]string, cluster int) string {
 	if names := byVersion[cluster]; len(names) > 0 {
-		return andListOf(names) + " " + isAreNoun(len(names)) + " on " + fmt.Sprint(cluster)
+		return andListOf(names) + " " + map[bool]string{true: "runs", false: "run"}[len(names) == 1] + " " + fmt.Sprint(cluster)
 	}
 	return "no member runs it"
 }

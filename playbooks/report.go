@@ -62,9 +62,9 @@ func document(r *liveCluster, now time.Time) *report.Cluster {
 		case m.Conf.NodeID == 0 && m.InFile:
 			c.Notes = append(c.Notes, fmt.Sprintf("%s is in %s but not in the cluster's nodelist; it is left out.", m.Name, r.File))
 		case !m.reached():
-			c.Notes = append(c.Notes, fmt.Sprintf("%s could not be reached (%v): what is shown of it comes from the other members.", m.Name, m.DialErr))
+			c.Notes = append(c.Notes, fmt.Sprintf("%s could not be reached (%s): what is shown of it comes from the other members.", m.Name, errText(m.DialErr)))
 		case m.Facts == nil:
-			c.Notes = append(c.Notes, fmt.Sprintf("%s's facts could not be read (%v).", m.Name, m.FactsErr))
+			c.Notes = append(c.Notes, fmt.Sprintf("%s's facts could not be read (%s).", m.Name, errText(m.FactsErr)))
 		}
 	}
 	c.Links = r.linkNets()

@@ -31,30 +31,38 @@ type Redactor struct {
 	addrs    map[netip.Addr]netip.Addr
 	nets     map[netip.Prefix]netip.Prefix // real /24 (or /64) -> placeholder network
 	next     map[netip.Prefix]int          // next host number in a placeholder network
-	freeNets []netip.Prefix
+	pool     []netip.Prefix                // the placeholder networks, in the order they are given out
 	names    map[string]string
+	usedName map[string]bool
 	counts   map[string]int
 	v6net    int
+	shared   int
 }
 
 // NewRedactor prepares placeholders that avoid every one of realAddrs and realNames.
 func NewRedactor(realAddrs []netip.Addr, realNames []string) *Redactor {
 	r := &Redactor{real: map[netip.Addr]bool{}, realName: map[string]bool{}, addrs: map[netip.Addr]netip.Addr{},
-		nets: map[netip.Prefix]netip.Prefix{}, next: map[netip.Prefix]int{}, names: map[string]string{}, counts: map[string]int{}}
+		nets: map[netip.Prefix]netip.Prefix{}, next: map[netip.Prefix]int{}, names: map[string]string{}, usedName: map[string]bool{}, counts: map[string]int{}}
 	used := map[netip.Prefix]bool{}
+	var realNets []netip.Prefix
 	for _, a := range realAddrs {
 		a = a.Unmap()
 		r.real[a] = true
 		if a.Is4() {
 			p, _ := a.Prefix(24)
+			if !used[p] {
+				realNets = append(realNets, p)
+			}
 			used[p] = true
 		}
 	}
+	var free []netip.Prefix
 	for _, n := range docNets {
 		if !used[n] {
-			r.freeNets = append(r.freeNets, n)
+			free = append(free, n)
 		}
 	}
+	r.pool = placeholderPool(free, len(realNets))
 	for _, n := range realNames {
 		r.realName[strings.ToLower(n)] = true
 	}
@@ -80,9 +88,13 @@ func (r *Redactor) Addr(a netip.Addr) netip.Addr {
 		r.next[net]++
 		cand := hostIn(net, r.next[net])
 		if !cand.IsValid() {
-			// A placeholder network ran out: share the next one.
-			delete(r.nets, realNet)
-			net = r.placeholderNet(realNet)
+			// A placeholder network ran out: this real network moves on to the next.
+			i := slices.Index(r.pool, net)
+			net = r.pool[(i+1)%len(r.pool)]
+			r.nets[realNet] = net
+			if i+1 >= len(r.pool) {
+				clear(r.next) // thousands of addresses: numbering starts over, reals still skipped
+			}
 			continue
 		}
 		if r.real[cand] || slices.Contains(mapValues(r.addrs), cand) {
@@ -101,50 +113,75 @@ func mapValues(m map[netip.Addr]netip.Addr) []netip.Addr {
 	return out
 }
 
-// placeholderNet gives real network n a documentation network: a free /24 of its own while
-// any is left, else the documentation /24s in turn (host numbers then continue, skipping the
-// cluster's own addresses); IPv6 networks get 2001:db8:N::/64.
+// placeholderPool are the networks real /24s get: one free documentation /24 each while
+// they last, else the free ones split into as many equal parts as needed (two real networks
+// and one free /24: 192.0.2.0/25 and 192.0.2.128/25), so that no two real networks share a
+// placeholder network and none is one the cluster uses. Only a cluster on all three
+// documentation /24s gets them (their host numbers then skip its real addresses).
+func placeholderPool(free []netip.Prefix, realNets int) []netip.Prefix {
+	if len(free) == 0 {
+		return docNets
+	}
+	bits := 24
+	for len(free)<<(bits-24) < realNets && bits < 28 {
+		bits++
+	}
+	var pool []netip.Prefix
+	for _, f := range free {
+		size := 1 << (32 - bits)
+		for i := 0; i < 256/size; i++ {
+			b := f.Addr().As4()
+			b[3] = byte(i * size)
+			pool = append(pool, netip.PrefixFrom(netip.AddrFrom4(b), bits))
+		}
+	}
+	return pool
+}
+
+// placeholderNet gives real network n the next network of the pool; past its end they are
+// shared in turn, host numbers continuing. IPv6 networks get 2001:db8:N::/64.
 func (r *Redactor) placeholderNet(n netip.Prefix) netip.Prefix {
 	if p, ok := r.nets[n]; ok {
 		return p
 	}
 	var p netip.Prefix
-	switch {
-	case n.Addr().Is6():
+	if n.Addr().Is6() {
 		r.v6net++
 		p = netip.MustParsePrefix(fmt.Sprintf("2001:db8:%x::/64", r.v6net))
-	case len(r.freeNets) > 0:
-		p, r.freeNets = r.freeNets[0], r.freeNets[1:]
-	default:
-		for _, d := range docNets {
-			if r.next[d] < 254 {
-				p = d
+	} else {
+		taken := map[netip.Prefix]bool{}
+		for _, v := range r.nets {
+			taken[v] = true
+		}
+		for _, c := range r.pool {
+			if !taken[c] {
+				p = c
 				break
 			}
 		}
 		if !p.IsValid() {
-			p = docNets[0] // more than 762 addresses: reuse, still never a real one
-			r.next[p] = 0
+			p = r.pool[r.shared%len(r.pool)]
+			r.shared++
 		}
 	}
 	r.nets[n] = p
 	return p
 }
 
-// hostIn is host number i of network n: .1 to .254 of a /24, ::i of a /64.
+// hostIn is host number i of network n (1 to its size less two), ::i of an IPv6 /64.
 func hostIn(n netip.Prefix, i int) netip.Addr {
-	b := n.Addr().AsSlice()
 	if n.Addr().Is4() {
-		if i < 1 || i > 254 {
+		size := 1 << (32 - n.Bits())
+		if i < 1 || i > size-2 {
 			return netip.Addr{}
 		}
-		b[3] = byte(i)
-		a, _ := netip.AddrFromSlice(b)
-		return a
+		b := n.Addr().As4()
+		b[3] += byte(i)
+		return netip.AddrFrom4(b)
 	}
+	b := n.Addr().As16()
 	b[14], b[15] = byte(i>>8), byte(i)
-	a, _ := netip.AddrFromSlice(b)
-	return a
+	return netip.AddrFrom16(b)
 }
 
 // Prefix is the placeholder of a network: the placeholder network of its /24 (/64 for IPv6),
@@ -157,7 +194,7 @@ func (r *Redactor) Prefix(p netip.Prefix) netip.Prefix {
 	}
 	realNet, _ := p.Addr().Prefix(base)
 	net := r.placeholderNet(realNet)
-	if p.Bits() <= base {
+	if p.Bits() <= net.Bits() {
 		return net
 	}
 	out, _ := net.Addr().Prefix(p.Bits())
@@ -182,11 +219,13 @@ func (r *Redactor) Name(kind, name string) string {
 			p = fmt.Sprintf("node%d", r.counts[kind])
 		case "cluster":
 			p = fmt.Sprintf("cluster%d", r.counts[kind])
+		case "iqn":
+			p = fmt.Sprintf("iqn.2000-01.net.example:target%d", r.counts[kind])
 		default:
 			p = fmt.Sprintf("host%d.example.net", r.counts[kind])
 		}
-		if !r.realName[p] {
-			r.names[key] = p
+		if !r.realName[p] && !r.usedName[p] {
+			r.names[key], r.usedName[p] = p, true
 			return p
 		}
 	}
@@ -243,7 +282,12 @@ var iqnRe = regexp.MustCompile(`iqn\.\d{4}-\d{2}\.[A-Za-z0-9.-]+(:\S*)?`)
 // as a word of its own (pve1 in "pve1," but not in "pve10"), longest first, and iSCSI names
 // become iqn.2000-01.net.example:targetN.
 func (r *Redactor) Text(s string) string {
-	s = iqnRe.ReplaceAllStringFunc(s, func(m string) string { return r.Name("iqn", m) })
+	s = iqnRe.ReplaceAllStringFunc(s, func(m string) string {
+		if r.usedName[m] {
+			return m // a placeholder already
+		}
+		return r.Name("iqn", m)
+	})
 	type pair struct{ from, to string }
 	var pairs []pair
 	for a, p := range r.addrs {
@@ -266,11 +310,26 @@ func (r *Redactor) Text(s string) string {
 	return s
 }
 
-// replaceWord replaces from (case-insensitive) where it is not part of a longer name or
-// address.
+// replaceWord replaces from (case-insensitive) where it is not part of a longer value of its
+// kind: an IPv4 address not followed by more digits (198.51.100.1 in 198.51.100.13), an IPv6
+// address not within a longer one, a name not within a longer word (pve1 in pve10); a name
+// followed by a dot and more is replaced (pve1.lab.example becomes node1.lab.example), which
+// redacts more rather than less.
 func replaceWord(s, from, to string) string {
 	if from == "" {
 		return s
+	}
+	word := func(c byte) bool { return c == '_' || isDigit(c) || (c|0x20 >= 'a' && c|0x20 <= 'z') }
+	ahead := func(rest string) bool { return rest != "" && word(rest[0]) }
+	switch a, err := netip.ParseAddr(from); {
+	case err == nil && a.Is4():
+		word = func(c byte) bool { return isDigit(c) }
+		ahead = func(rest string) bool {
+			return rest != "" && (isDigit(rest[0]) || (rest[0] == '.' && len(rest) > 1 && isDigit(rest[1])))
+		}
+	case err == nil:
+		word = func(c byte) bool { return c == ':' || isDigit(c) || (c|0x20 >= 'a' && c|0x20 <= 'f') }
+		ahead = func(rest string) bool { return rest != "" && word(rest[0]) }
 	}
 	lower, lf := strings.ToLower(s), strings.ToLower(from)
 	var b strings.Builder
@@ -283,7 +342,7 @@ func replaceWord(s, from, to string) string {
 		}
 		j += i
 		end := j + len(from)
-		if (j == 0 || !wordByte(s[j-1])) && (end == len(s) || !wordByte(s[end]) || (s[end] == '.' && (end+1 == len(s) || !wordByte(s[end+1])))) {
+		if (j == 0 || !word(s[j-1]) && s[j-1] != '.') && !ahead(s[end:]) {
 			b.WriteString(s[i:j])
 			b.WriteString(to)
 		} else {
@@ -293,6 +352,4 @@ func replaceWord(s, from, to string) string {
 	}
 }
 
-func wordByte(c byte) bool {
-	return c == '.' || c == '-' || c == '_' || c == ':' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-}
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }

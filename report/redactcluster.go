@@ -63,6 +63,7 @@ func (c *Cluster) Redact() (*Cluster, *Redactor) {
 		ph := r.Name("node", n.Name)
 		if n.FQDN != "" {
 			r.names[strings.ToLower(n.FQDN)] = ph + ".example.net"
+			r.usedName[ph+".example.net"] = true
 		}
 	}
 	out.ReadFrom = mapStrings(c.ReadFrom, func(s string) string { return r.Name("node", s) })

@@ -16,8 +16,8 @@ var linkColours = []string{"#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2"
 
 const (
 	svgWidth  = 760
-	nodeW     = 150
-	nodeH     = 58
+	nodeW     = 190
+	nodeH     = 44 // and a line per link
 	downColor = "#d62728"
 )
 
@@ -26,10 +26,11 @@ type point struct{ x, y float64 }
 // SVG draws the cluster.
 func (c *Cluster) SVG() string {
 	n := len(c.Nodes)
-	radius := 90.0 + 28*float64(max(n-3, 0))
+	nodeH := nodeH + 13*max(len(c.Links), 1)
+	radius := 125.0 + 30*float64(max(n-3, 0))
 	cx := svgWidth / 2.0
-	cy := 70 + radius + nodeH/2
-	height := cy + radius + nodeH/2 + 40
+	cy := 70 + radius + float64(nodeH)/2
+	height := cy + radius + float64(nodeH)/2 + 40
 	if c.QDevice != nil {
 		height += 90
 	}
@@ -76,9 +77,17 @@ func (c *Cluster) SVG() string {
 				}
 				fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-width="2"%s><title>%s</title></line>`+"\n",
 					p.x, p.y, q.x, q.y, colour, dash, esc(fmt.Sprintf("link%d %s – %s: %s", l.Number, c.Nodes[i].Name, c.Nodes[j].Name, label)))
-				mx, my := (p.x+q.x)/2, (p.y+q.y)/2
+				// Labels of parallel links sit apart along the line, so that they do not overlap.
+				t := 0.5
+				if len(c.Links) > 1 {
+					t = 0.4 + 0.2*float64(k)/float64(len(c.Links)-1)
+				}
+				mx, my := p.x+(q.x-p.x)*t, p.y+(q.y-p.y)*t
+				if label == "-" {
+					continue // nothing measured: the line alone says the link exists
+				}
 				fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle" fill="%s" font-size="11" stroke="#ffffff" stroke-width="3" paint-order="stroke">%s</text>`+"\n",
-					mx, my-3, colour, esc(label))
+					mx, my+4, colour, esc(label))
 			}
 		}
 	}
@@ -104,14 +113,14 @@ func (c *Cluster) SVG() string {
 			fill, stroke = "#fdecea", downColor
 		}
 		fmt.Fprintf(&b, `<g id="%s">`+"\n", esc("node-"+nd.Name))
-		fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%d" height="%d" rx="8" fill="%s" stroke="%s" stroke-width="1.5"/>`+"\n", p.x-nodeW/2, p.y-nodeH/2, nodeW, nodeH, fill, stroke)
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle" font-weight="bold" font-size="13">%s</text>`+"\n", p.x, p.y-12, esc(nd.Name))
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle" font-size="10" fill="#333333">%s</text>`+"\n", p.x, p.y+3, esc(fmt.Sprintf("nodeid %d, %s, %s", nd.NodeID, plural(nd.Votes, "vote"), nd.State)))
-		var addrs []string
-		for _, l := range nd.Links {
-			addrs = append(addrs, fmt.Sprintf("%d: %s", l.Number, l.Addr))
+		top := p.y - float64(nodeH)/2
+		fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%d" height="%d" rx="8" fill="%s" stroke="%s" stroke-width="1.5"/>`+"\n", p.x-nodeW/2, top, nodeW, nodeH, fill, stroke)
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle" font-weight="bold" font-size="13">%s</text>`+"\n", p.x, top+17, esc(nd.Name))
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle" font-size="10" fill="#333333">%s</text>`+"\n", p.x, top+32, esc(fmt.Sprintf("nodeid %d, %s, %s", nd.NodeID, plural(nd.Votes, "vote"), nd.State)))
+		for k, l := range nd.Links {
+			fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle" font-size="10" fill="%s">%s</text>`+"\n", p.x, top+46+13*float64(k),
+				linkColours[l.Number%len(linkColours)], esc(fmt.Sprintf("link%d %s", l.Number, l.Addr)))
 		}
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle" font-size="10" fill="#333333">%s</text>`+"\n", p.x, p.y+17, esc(strings.Join(addrs, "  ")))
 		b.WriteString("</g>\n")
 	}
 	b.WriteString("</g>\n")
