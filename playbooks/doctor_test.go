@@ -366,8 +366,8 @@ func TestDoctorReportTextAndJSON(t *testing.T) {
 	}
 	golden(t, "doctor-config-version.json", string(data)+"\n")
 	var back struct {
-		Schema  string `json:"schema"`
-		OK      bool   `json:"ok"`
+		Schema  string               `json:"schema"`
+		OK      bool                 `json:"ok"`
 		Summary struct{ Errors int } `json:"summary"`
 	}
 	if err := json.Unmarshal(data, &back); err != nil || back.Schema != DoctorSchema || back.OK || back.Summary.Errors != 1 {
