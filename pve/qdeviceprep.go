@@ -111,3 +111,38 @@ func KeyBlob(line string) string {
 	}
 	return ""
 }
+
+// KnowsHost tells whether root's known_hosts on this node has an entry for host (plain or
+// hashed; ssh-keygen -F).
+func (n *Node) KnowsHost(ctx context.Context, host string) (bool, error) {
+	if err := validHost(host); err != nil {
+		return false, n.wrap("known hosts", err)
+	}
+	line := fmt.Sprintf("cd / && [ -f /root/.ssh/known_hosts ] && ssh-keygen -F %s -f /root/.ssh/known_hosts >/dev/null && echo known || echo unknown", remote.Quote(host))
+	res, err := n.run(ctx, remote.Command{Line: line}, n.timeouts.Query)
+	if err != nil {
+		return false, n.wrap("known hosts", err)
+	}
+	switch strings.TrimSpace(string(res.Stdout)) {
+	case "known":
+		return true, nil
+	case "unknown":
+		return false, nil
+	}
+	return false, n.wrap("known hosts", toolFailed(res, string(res.Stderr)))
+}
+
+// ForgetHost removes every entry for host from root's known_hosts on this node (ssh-keygen
+// -R, without the backup file it leaves): what ssh itself recorded there (OpenSSH's
+// UpdateHostKeys adds the host's other keys, hashed) during a login quorate arranged.
+func (n *Node) ForgetHost(ctx context.Context, host string) error {
+	if err := validHost(host); err != nil {
+		return n.wrap("known hosts", err)
+	}
+	line := fmt.Sprintf("cd / && f=/root/.ssh/known_hosts && [ -f \"$f\" ] || exit 0; ssh-keygen -R %s -f \"$f\" >/dev/null 2>&1; rm -f \"$f.old\"", remote.Quote(host))
+	res, err := n.run(ctx, remote.Command{Line: line}, n.timeouts.Query)
+	if err == nil && res.ExitCode != 0 {
+		err = toolFailed(res, string(res.Stderr))
+	}
+	return n.wrap("known hosts", err)
+}

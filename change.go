@@ -1,0 +1,218 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/quorate/quorate/bootstrap"
+	"github.com/quorate/quorate/playbooks"
+)
+
+// What add, rebuild, remove and qdevice share on the command line: the cluster file and
+// positional node names, the plan shown and confirmed, and the report.
+
+// withClusterArgs is withCluster for commands that take arguments (node names, a host): the
+// file is read and validated first, then run gets the arguments.
+func withClusterArgs(c *cli.Context, s streams, minArgs, maxArgs int, usage string,
+	run func(ctx context.Context, sess *playbooks.Session, opts globalOptions, req playbooks.ClusterRequest, args []string) error) error {
+	args := c.Args().Slice()
+	for _, a := range args[min(1, len(args)):] { // a leading "-" is the library's to reject
+		if strings.HasPrefix(a, "-") && a != "-" {
+			// The flag library stops at the first argument: a flag after it would be a node name.
+			return usageErrorf("%s after the arguments: options go first (quorate %s [options] %s)", a, strings.TrimPrefix(c.Command.HelpName, c.App.Name+" "), c.Command.ArgsUsage)
+		}
+	}
+	if len(args) < minArgs || (maxArgs >= 0 && len(args) > maxArgs) {
+		return usageErrorf("usage: quorate %s", usage)
+	}
+	opts, err := globalsFrom(c)
+	if err != nil {
+		return err
+	}
+	inv, problems, err := loadInventory(opts.configPath)
+	if err != nil {
+		return err
+	}
+	if len(problems) > 0 {
+		for _, p := range problems {
+			fmt.Fprintln(s.stderr, p.String())
+		}
+		return withExitCode(exitUsage, fmt.Errorf("%s: %s; quorate validate shows them", inv.File, plural(len(problems), "problem")))
+	}
+	req := playbooks.ClusterRequest{Inventory: inv, Access: playbooks.Access{
+		SSH:               inv.SSH,
+		SSHConfigFile:     c.String("ssh-config"),
+		AcceptNewHostKeys: c.Bool("accept-new-host-keys"),
+		Password:          os.Getenv(inv.Cluster.PasswordEnv),
+	}}
+	return withSession(c, s, opts, func(ctx context.Context, sess *playbooks.Session) error {
+		return run(ctx, sess, opts, req, args)
+	})
+}
+
+func joinTimeoutFlag() cli.Flag {
+	return &cli.DurationFlag{Name: "join-timeout", Value: 5 * time.Minute, Usage: "limit for each pvecm add (its own wait for quorum has none)"}
+}
+
+func overrideQuorumFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "override-quorum", Usage: "when the members present lack quorum because the node is gone for good (2 nodes without a QDevice), set their expected votes (pvecm expected) first instead of refusing"}
+}
+
+// changeRun is one change command on the command line: it shows the plan once, before the
+// confirmation or, when the plan is blocked, with the refusal.
+type changeRun struct {
+	s       streams
+	opts    globalOptions
+	sess    *playbooks.Session
+	command string // "add", "rebuild", ... as the user runs it again to resume
+	shown   bool
+}
+
+func (r *changeRun) request(c *cli.Context, req playbooks.ClusterRequest, o bootstrap.ChangeOpts) playbooks.ChangeRequest {
+	cr := playbooks.ChangeRequest{ClusterRequest: req, Opts: o, JoinTimeout: 5 * time.Minute}
+	if d := c.Duration("join-timeout"); d > 0 {
+		cr.JoinTimeout = d
+	}
+	cr.Approve = func(p bootstrap.ChangePlan) error {
+		r.show(p)
+		return confirm(r.sess.Ask, r.opts, r.s.stderr, fmt.Sprintf("Apply these %s to cluster %s? [y/N] ", plural(len(p.Steps), "step"), p.Cluster))
+	}
+	return cr
+}
+
+func (r *changeRun) show(p bootstrap.ChangePlan) {
+	if r.shown || r.opts.json || (len(p.Steps) == 0 && len(p.Blockers) == 0 && len(p.Notes) == 0) {
+		return
+	}
+	r.shown = true
+	printChangePlan(r.s.stdout, p)
+}
+
+// finish renders the outcome, saves report.json in the run directory and decides the exit.
+func (r *changeRun) finish(report playbooks.ChangeReport, err error) error {
+	if report.Preflight != nil && !r.opts.json && (report.Preflight.HasErrors() || r.opts.verbose) {
+		printPreflight(r.s, r.opts, report.Preflight)
+	}
+	if report.Plan.Cluster != "" {
+		r.show(report.Plan)
+	}
+	printChangeReport(r.s, r.opts, r.command, report, err)
+	if werr := saveChangeReport(r.sess.RunDir, report, err); werr != nil {
+		fmt.Fprintf(r.s.stderr, "quorate: the report of this run could not be saved: %v\n", werr)
+	}
+	return changeExit(err)
+}
+
+func printChangePlan(w io.Writer, p bootstrap.ChangePlan) {
+	fmt.Fprintf(w, "Plan for cluster %s: %s\n", p.Cluster, p.Command)
+	for _, o := range p.Observed {
+		detail := ""
+		if o.Detail != "" {
+			detail = ": " + o.Detail
+		}
+		fmt.Fprintf(w, "  %-12s %s%s\n", o.Node, o.State, detail)
+	}
+	if len(p.Members) > 0 {
+		fmt.Fprintf(w, "  already done, skipped: %s\n", strings.Join(p.Members, ", "))
+	}
+	for _, n := range p.Notes {
+		fmt.Fprintf(w, "  note: %s\n", n)
+	}
+	for _, b := range p.Blockers {
+		fmt.Fprintf(w, "  BLOCKED %s\n", b)
+	}
+	if len(p.Steps) == 0 && len(p.Blockers) == 0 {
+		fmt.Fprintln(w, "  nothing to do")
+	}
+	for i, st := range p.Steps {
+		members := strings.Join(st.Members, " ")
+		if len(st.Unlisted) > 0 {
+			members += " (and " + strings.Join(st.Unlisted, " ") + ", not in cluster.yaml)"
+		}
+		fmt.Fprintf(w, "  %d. %s\n     votes %d -> %d, quorum %d -> %d, members: %s\n", i+1, st.Describe(p.Cluster),
+			st.VotesBefore, st.VotesAfter, st.QuorumBefore, st.QuorumAfter, members)
+		if st.Warning != "" {
+			fmt.Fprintf(w, "     warning: %s\n", st.Warning)
+		}
+	}
+}
+
+type changeJSON struct {
+	playbooks.ChangeReport
+	OK    bool   `json:"ok"`
+	Error string `json:"error,omitempty"`
+}
+
+func printChangeReport(s streams, opts globalOptions, command string, report playbooks.ChangeReport, err error) {
+	if opts.json {
+		out := changeJSON{ChangeReport: report, OK: err == nil}
+		if err != nil {
+			out.Error = err.Error()
+		}
+		writeJSON(s.stdout, out)
+		return
+	}
+	for _, r := range report.Steps {
+		fmt.Fprintf(s.stdout, "ok  %s  %s (verified %s after the change)\n", r.Step.Describe(report.Plan.Cluster),
+			r.Took.Round(10*time.Millisecond), r.Verified.Took.Round(10*time.Millisecond))
+		if r.Found != "" {
+			fmt.Fprintf(s.stdout, "    %s\n", r.Found)
+		}
+	}
+	if report.Saved != "" {
+		fmt.Fprintf(s.stdout, "the node's old directory of /etc/pve (its guests' configurations) is saved in %s\n", report.Saved)
+	}
+	if f := report.Failure; f != nil {
+		fmt.Fprintf(s.stdout, "FAILED %s on %s: %s\n", f.Step, f.Node, f.Error)
+		for node, diags := range f.Diagnostics {
+			for _, d := range diags {
+				fmt.Fprintf(s.stdout, "--- %s: %s\n%s\n", node, d.Name, indent(d.Output))
+			}
+		}
+		fmt.Fprintf(s.stdout, "The cluster was left as it is after the last verified step; fix the cause, then run quorate %s again to resume.\n", command)
+		return
+	}
+	if err == nil && report.Verified {
+		fmt.Fprintf(s.stdout, "cluster %s is quorate with %s, every one verified (%s)\n", report.Plan.Cluster,
+			plural(report.Members, "member"), report.Took.Round(10*time.Millisecond))
+	}
+}
+
+// saveChangeReport keeps the JSON report beside the backups, in the run directory.
+func saveChangeReport(dir string, report playbooks.ChangeReport, err error) error {
+	if dir == "" {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	out := changeJSON{ChangeReport: report, OK: err == nil}
+	if err != nil {
+		out.Error = err.Error()
+	}
+	data, jerr := json.MarshalIndent(out, "", "  ")
+	if jerr != nil {
+		return jerr
+	}
+	return os.WriteFile(filepath.Join(dir, "report.json"), append(data, '\n'), 0o600)
+}
+
+// changeExit gives the change commands' failures their exit codes: up's, plus a node or host
+// the command line names wrongly (usage).
+func changeExit(err error) error {
+	var notInFile *playbooks.NotInFileError
+	switch {
+	case errors.As(err, &notInFile), errors.Is(err, playbooks.ErrNoQDeviceHost):
+		return withExitCode(exitUsage, err)
+	}
+	return upExit(err)
+}
