@@ -29,10 +29,11 @@ func statusCommand(s streams) *cli.Command {
 				fmt.Fprintf(s.stdout, "cluster %s\n", rep.Cluster)
 				for _, o := range rep.Nodes {
 					line := fmt.Sprintf("  %-12s %s", o.Node, o.State)
-					if v := rep.Views[o.Node]; v != nil && o.State == "member" {
+					if v := rep.Views[o.Node]; v != nil && v.State != pve.NotInCluster {
 						line += fmt.Sprintf(", nodeid %d, %s, votes %d/%d (quorum %d), config version %d, members %s",
 							o.NodeID, v.State, v.TotalVotes, v.ExpectedVotes, v.Quorum, v.ConfigVersion, strings.Join(o.Members, " "))
-					} else if o.Detail != "" {
+					}
+					if o.Detail != "" {
 						line += ": " + o.Detail
 					}
 					fmt.Fprintln(s.stdout, line)
