@@ -26,7 +26,7 @@ const (
 )
 
 // needLab skips when the lab cannot run here.
-func needLab(t *testing.T) {
+func needLab(t testing.TB) {
 	t.Helper()
 	if os.Getenv(innerEnv) != "" {
 		t.Skip("inside the controller: only the inner scenario runs")
@@ -43,11 +43,18 @@ func needLab(t *testing.T) {
 
 // upLab brings up a lab of n hosts with its files in a fresh directory visible from the
 // controller, and downs it when the test ends.
-func upLab(t *testing.T, hosts int) *lab.Lab {
+func upLab(t testing.TB, hosts int) *lab.Lab {
+	t.Helper()
+	return upLabWith(t, lab.Options{Hosts: hosts})
+}
+
+// upLabWith is upLab for a lab shaped by o (Hosts, Links, QNetd); the name, the directory
+// and the stand-in binary are the test's.
+func upLabWith(t testing.TB, o lab.Options) *lab.Lab {
 	t.Helper()
 	b := make([]byte, 3)
 	_, _ = rand.Read(b)
-	o := lab.Options{Name: "e" + hex.EncodeToString(b), Hosts: hosts, Dir: t.TempDir(), PvesimBinary: os.Getenv("QLAB_PVESIM")}
+	o.Name, o.Dir, o.PvesimBinary = "e"+hex.EncodeToString(b), t.TempDir(), os.Getenv("QLAB_PVESIM")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	start := time.Now()
@@ -55,7 +62,7 @@ func upLab(t *testing.T, hosts int) *lab.Lab {
 	if err != nil {
 		t.Fatalf("lab Up: %v", err)
 	}
-	t.Logf("lab %s: Up with %d hosts took %s", o.Name, hosts, time.Since(start).Round(time.Millisecond))
+	t.Logf("lab %s: Up with %d hosts took %s", o.Name, o.Hosts, time.Since(start).Round(time.Millisecond))
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
