@@ -29,6 +29,9 @@ func (e *Env) ClusterID() string {
 
 // BackingDir is the directory behind /etc/pve.
 func (e *Env) BackingDir() string {
+	if replica := e.replicaBacking(); replica != "" {
+		return replica // pmxcfs -l on a member (localmode.go)
+	}
 	if id := e.ClusterID(); id != "" {
 		return e.Path(filepath.Join(sharedClustersDir, id))
 	}

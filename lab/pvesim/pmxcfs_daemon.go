@@ -19,10 +19,17 @@ func (e *Env) runPmxcfs(ctx context.Context, args []string) int {
 	// `pmxcfs -l`: local mode, always writable, as the docs' "separate a node" recipe uses.
 	os.Remove(e.Path(localModePath))
 	if len(args) > 0 && (args[0] == "-l" || args[0] == "--local") {
+		if err := e.enterLocalMode(); err != nil {
+			e.errf("%v\n", err)
+			return 255
+		}
 		if err := writeFileAtomic(e.Path(localModePath), nil, 0o644); err != nil {
 			e.errf("%v\n", err)
 			return 255
 		}
+	} else if err := e.leaveLocalMode(); err != nil {
+		e.errf("%v\n", err)
+		return 255
 	}
 	if err := e.prepareClusterFS(ctx); err != nil {
 		e.errf("%v\n", err)
