@@ -179,16 +179,10 @@ func (r *liveCluster) quorumShape(quorate int, offline []string, seenBy string) 
 		}
 	}
 	nodes := len(r.ConfNodes)
-	votes, qdev := 0, 0
-	for _, cn := range r.ConfNodes {
-		votes += max(cn.Votes, 1)
-	}
-	_, hasQDevice := r.Conf.QDeviceHost()
+	votes, qdev := r.nodeVotes(), 0
+	q, hasQDevice := r.qdevice()
 	if hasQDevice {
-		qdev = max(votes-1, 1)
-		if nodes%2 == 0 {
-			qdev = 1
-		}
+		qdev = pve.QDeviceVotes(q, votes)
 	}
 	expected := votes + qdev
 	quorum := expected/2 + 1
@@ -471,13 +465,11 @@ func checkWritable(r *liveCluster) []preflight.Finding {
 // votequorum shows for it: A (alive: corosync-qdevice runs and talks to corosync), V (its vote
 // counts for this member's partition, which needs the qnetd server), NMW or MW.
 func checkQDevice(r *liveCluster) []preflight.Finding {
-	if r.Conf == nil {
-		return nil
-	}
-	host, ok := r.Conf.QDeviceHost()
+	q, ok := r.qdevice()
 	if !ok {
 		return nil
 	}
+	host := q.Host
 	var out []preflight.Finding
 	for _, m := range r.Members {
 		if !m.readable() {
@@ -485,18 +477,31 @@ func checkQDevice(r *liveCluster) []preflight.Finding {
 		}
 		local, _ := m.Status.Local()
 		flags := strings.Split(local.QDevice, ",")
+		daemon := ""
+		if m.QDeviceRead && m.QDeviceErr == nil && m.QDeviceRunning && m.QDevice != nil {
+			daemon = fmt.Sprintf("; corosync-qdevice: %s to %s", orUnknown(m.QDevice.State), orUnknown(m.QDevice.QNetdHost))
+		}
 		switch {
+		case m.QDeviceRead && m.QDeviceErr == nil && !m.QDeviceRunning:
+			out = append(out, fail(m.Name, "on "+m.Name+": systemctl enable --now corosync-qdevice; journalctl -u corosync-qdevice says why it stopped",
+				"corosync-qdevice does not run on %s, though corosync.conf configures a QDevice at %s", m.Name, host))
+		case m.QDevice != nil && m.QDeviceRunning && !m.QDevice.Connected():
+			out = append(out, fail(m.Name, "check that "+host+" answers on TCP 5403 from "+m.Name+" (corosync-qnetd running there, no firewall between)",
+				"%s's corosync-qdevice is not connected to the qnetd server %s (state %s): the QDevice's vote is lost for %s", m.Name, orUnknown(m.QDevice.QNetdHost), orUnknown(m.QDevice.State), m.Name))
 		case m.Status.QDevice == nil && local.QDevice == "":
 			out = append(out, fail(m.Name, "on "+m.Name+": systemctl status corosync-qdevice (and that "+host+" answers on TCP 5403)",
 				"%s's votequorum shows no QDevice, though corosync.conf configures one at %s", m.Name, host))
 		case !slices.Contains(flags, "A"):
 			out = append(out, fail(m.Name, "on "+m.Name+": systemctl restart corosync-qdevice; journalctl -u corosync-qdevice says why it stopped",
-				"the QDevice is not alive on %s (flags %s): corosync-qdevice does not run or does not talk to corosync", m.Name, local.QDevice))
+				"the QDevice is not alive on %s (flags %s): corosync-qdevice does not run or does not talk to corosync%s", m.Name, local.QDevice, daemon))
 		case !slices.Contains(flags, "V"):
 			out = append(out, warn(m.Name, "check that "+host+" answers on TCP 5403 from "+m.Name+" (corosync-qnetd running, no firewall between)",
-				"the QDevice does not vote for %s (flags %s): the qnetd server %s is unreachable, or gave its vote to the other side", m.Name, local.QDevice, host))
+				"the QDevice does not vote for %s (flags %s): the qnetd server %s is unreachable, or gave its vote to the other side%s", m.Name, local.QDevice, host, daemon))
 		default:
-			out = append(out, pass(m.Name, "QDevice %s alive and voting (flags %s)", host, local.QDevice))
+			out = append(out, pass(m.Name, "QDevice %s alive and voting (flags %s%s)", host, local.QDevice, daemon))
+		}
+		if m.QDeviceErr != nil {
+			out = append(out, warn(m.Name, "run `pvesh get /cluster/config/qdevice` on "+m.Name, "could not ask %s's corosync-qdevice: %v", m.Name, m.QDeviceErr))
 		}
 	}
 	return out

@@ -344,10 +344,24 @@ func TestDoctorServicesAndQDevice(t *testing.T) {
 		}
 		m.Status.QDevice = &pve.QDeviceStatus{Name: "Qdevice", Votes: 1, Voting: true}
 	}
+	connected, running, err := pve.ParseQDeviceDaemon(pvetest.Golden(t, "pvesh-qdevice.json").Stdout)
+	if err != nil || !running {
+		t.Fatalf("qdevice golden: %v %v", running, err)
+	}
+	r.Members[0].QDevice, r.Members[0].QDeviceRunning, r.Members[0].QDeviceRead = &connected, true, true
+	failed := connected
+	failed.State = "Connect failed"
+	r.Members[1].QDevice, r.Members[1].QDeviceRunning, r.Members[1].QDeviceRead = &failed, true, true
+	none, running, err := pve.ParseQDeviceDaemon(pvetest.Golden(t, "pvesh-qdevice-none.json").Stdout)
+	if err != nil || running {
+		t.Fatalf("no-qdevice golden: %v %v", running, err)
+	}
+	r.Members[2].QDevice, r.Members[2].QDeviceRunning, r.Members[2].QDeviceRead = &none, false, true
 	rep := diagnose(r)
 	wantFinding(t, rep, "services", preflight.Error, "pve2", "pve-cluster is failed")
-	wantFinding(t, rep, "qdevice", preflight.Pass, "pve1", "alive and voting")
-	wantFinding(t, rep, "qdevice", preflight.Warning, "pve3", "does not vote for pve3")
+	wantFinding(t, rep, "qdevice", preflight.Pass, "pve1", "alive and voting", "corosync-qdevice: Connected to")
+	wantFinding(t, rep, "qdevice", preflight.Error, "pve2", "not connected to the qnetd server", "Connect failed")
+	wantFinding(t, rep, "qdevice", preflight.Error, "pve3", "corosync-qdevice does not run on pve3")
 }
 
 func TestDoctorReportTextAndJSON(t *testing.T) {

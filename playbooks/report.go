@@ -219,38 +219,25 @@ func (r *liveCluster) linkNets() []report.LinkNet {
 }
 
 func (r *liveCluster) reportQDevice() *report.QDevice {
-	if r.Conf == nil {
-		return nil
-	}
-	host, ok := r.Conf.QDeviceHost()
+	qc, ok := r.qdevice()
 	if !ok {
 		return nil
 	}
-	q := &report.QDevice{Host: host, Flags: map[string]string{}}
-	q.Algorithm, _ = r.Conf.Get("quorum.device.net.algorithm")
+	q := &report.QDevice{Host: qc.Host, Algorithm: qc.Algorithm, Votes: pve.QDeviceVotes(qc, r.nodeVotes()), Flags: map[string]string{}}
 	for _, m := range r.Members {
 		if !m.readable() {
 			continue
 		}
-		if m.Status.QDevice != nil && q.Votes == 0 {
-			q.Votes = m.Status.QDevice.Votes
-		}
 		if local, ok := m.Status.Local(); ok && local.QDevice != "" {
 			q.Flags[m.Name] = local.QDevice
 		}
-	}
-	if q.Votes == 0 {
-		q.Votes = 1
 	}
 	return q
 }
 
 // reportQuorum explains the arithmetic in words.
 func (r *liveCluster) reportQuorum(online map[int]bool) report.Quorum {
-	votes := 0
-	for _, cn := range r.ConfNodes {
-		votes += max(cn.Votes, 1)
-	}
+	votes := r.nodeVotes()
 	var q report.Quorum
 	qdev := 0
 	if qd := r.reportQDevice(); qd != nil {

@@ -50,6 +50,12 @@ type liveMember struct {
 	Routes        map[string]pve.Route // by host asked
 	RoutesErr     error
 	Clock         *preflight.Clock
+	// QDevice is this member's corosync-qdevice (when corosync.conf configures a QDevice);
+	// QDeviceRead says it was asked, QDeviceRunning that one answered.
+	QDevice        *pve.QDeviceDaemon
+	QDeviceRead    bool
+	QDeviceRunning bool
+	QDeviceErr     error
 }
 
 func (m *liveMember) reached() bool { return m.node != nil }
@@ -267,9 +273,18 @@ func (r *liveCluster) readAll(ctx context.Context, inv *inventory.Inventory, o r
 			r.Preflight = r.runPreflight(ctx, inv)
 		}()
 	}
+	_, withQDevice := r.qdevice()
 	for _, m := range r.Members {
 		if !m.reached() {
 			continue
+		}
+		if withQDevice && m.Conf.NodeID != 0 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				q, running, err := m.node.QDeviceDaemon(ctx)
+				m.QDevice, m.QDeviceRunning, m.QDeviceErr, m.QDeviceRead = &q, running, err, true
+			}()
 		}
 		wg.Add(4)
 		go func() {
@@ -456,6 +471,24 @@ func (r *liveCluster) runPreflight(ctx context.Context, file *inventory.Inventor
 		return nil
 	}
 	return rep
+}
+
+// qdevice is the QDevice corosync.conf configures.
+func (r *liveCluster) qdevice() (pve.QDeviceConf, bool) {
+	if r.Conf == nil {
+		return pve.QDeviceConf{}, false
+	}
+	q, ok, err := r.Conf.QDevice()
+	return q, ok && err == nil
+}
+
+// nodeVotes are the nodelist's votes together (a node without quorum_votes has one).
+func (r *liveCluster) nodeVotes() int {
+	votes := 0
+	for _, cn := range r.ConfNodes {
+		votes += max(cn.Votes, 1)
+	}
+	return votes
 }
 
 // linkAddr is m's address on link l in the nodelist.
