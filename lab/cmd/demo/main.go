@@ -1,7 +1,7 @@
 // Command demo builds a 3-node Proxmox VE cluster of simulated hosts with quorate, showing
 // every step: it brings up the test lab (namespaces with a real sshd and a real corosync per
 // host, and the PVE stand-in), then runs quorate inside the lab's controller exactly as an
-// admin would run it against real hosts: preflight, plan, up, status. quorate does not know it
+// admin would run it against real hosts: validate, preflight, plan, up, status. quorate does not know it
 // is talking to the lab; the lab's cluster.yaml is the embedded default it is given.
 //
 // Run it as root from the checkout: go run ./lab/cmd/demo (or make demo, which installs the
@@ -84,6 +84,7 @@ func run(ctx context.Context, hosts int, keep bool) error {
 	env := []string{"PVE_ROOT_PASSWORD=" + password, "XDG_STATE_HOME=" + filepath.Join(dir, "state")}
 	steps := [][]string{
 		{"validate"},
+		{"preflight"},
 		{"plan"},
 		{"up", "--yes"},
 		{"status"},
