@@ -68,6 +68,18 @@ func (c *Cluster) Markdown(svg string) string {
 		row = append(row, orDash(n.PVE), orDash(n.Kernel), n.State)
 		rows = append(rows, row)
 	}
+	if q := c.QDevice; q != nil {
+		role := "QDevice"
+		if q.Algorithm != "" {
+			role += " (" + q.Algorithm + ")"
+		}
+		row := []string{q.Host, "-", fmt.Sprint(q.Votes), role, "-"}
+		for range c.Links {
+			row = append(row, "-")
+		}
+		row = append(row, "-", "-", c.qdeviceState())
+		rows = append(rows, row)
+	}
 	table(&b, head, rows)
 	p("")
 	p("### Link interfaces")
@@ -238,6 +250,30 @@ func (c *Cluster) qdeviceSummary() string {
 		s += ", " + c.QDevice.Algorithm
 	}
 	return s
+}
+
+// qdeviceState is the QDevice's flags as the members show them: "A,V,NMW on pve1, pve2".
+func (c *Cluster) qdeviceState() string {
+	byFlags := map[string][]string{}
+	var order []string
+	for _, n := range c.Nodes {
+		f, ok := c.QDevice.Flags[n.Name]
+		if !ok {
+			continue
+		}
+		if _, seen := byFlags[f]; !seen {
+			order = append(order, f)
+		}
+		byFlags[f] = append(byFlags[f], n.Name)
+	}
+	if len(order) == 0 {
+		return "unknown"
+	}
+	var parts []string
+	for _, f := range order {
+		parts = append(parts, f+" on "+strings.Join(byFlags[f], ", "))
+	}
+	return strings.Join(parts, "; ")
 }
 
 func (n Node) linkAddr(l int) string {
