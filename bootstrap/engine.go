@@ -182,14 +182,19 @@ func (e *Engine) join(ctx context.Context, step Step, n inventory.Node) error {
 		v := n.Votes
 		opts.Votes = &v
 	}
+	var cleanup func()
 	if opts.UseSSH {
-		cleanup, err := e.trustForJoin(ctx, step)
-		if err != nil {
+		if cleanup, err = e.trustForJoin(ctx, step); err != nil {
 			return err
 		}
-		defer cleanup()
 	}
 	jr, err := e.Nodes[step.Node].Join(ctx, opts)
+	if cleanup != nil {
+		cleanup()
+		if err == nil {
+			err = e.keepRootKey(ctx, step.Node)
+		}
+	}
 	var f *pve.Failure
 	if errors.As(err, &f) && f.Kind == pve.FailPasswordRejected {
 		return &passwordRejectedError{member: step.Through, joiner: step.Node, line: f.Line, err: err}
@@ -252,6 +257,24 @@ func (e *Engine) trustForJoin(ctx context.Context, step Step) (cleanup func(), e
 	}
 	e.progress("    SSH trust for the join alone: %s's root key on %s, %s's host key on %s", step.Node, step.Through, step.Through, step.Node)
 	return cleanup, nil
+}
+
+// keepRootKey puts the joiner's root key back in the cluster's authorized_keys when the
+// removal of the temporary trust took it away. ssh-copy-id in the join adds no line for a key
+// that already logs in, and PVE's ssh_merge_keys keeps only the first line of each key
+// (docs/pve.md §1.3 step 5, §2.4): the first was quorate's marked line, so the one the join
+// added for the node itself was dropped. pvecm updatecerts merges the node's key again.
+// Verify judges the outcome; a failed check here is left to it.
+func (e *Engine) keepRootKey(ctx context.Context, node string) error {
+	n := e.Nodes[node]
+	if ok, err := n.RootKeyInCluster(ctx); err != nil || ok {
+		return nil
+	}
+	e.progress("    %s: its root key went with the temporary trust; pvecm updatecerts adds it again", node)
+	if err := n.UpdateCerts(ctx, pve.UpdateCertsOpts{}); err != nil {
+		return fmt.Errorf("putting the root key back after the join: %w", err)
+	}
+	return nil
 }
 
 // Root's SSH files on a node, where temporary trust goes.

@@ -117,8 +117,10 @@ func (e *Engine) lookOnce(ctx context.Context, want Expect) (Verified, []string)
 	if want.NewNode != "" && len(problems) == 0 {
 		// The last thing a join does is put the node's root key in the cluster's
 		// authorized_keys; a join cut short lacks it, and migration to it fails.
-		if ok, err := e.Nodes[want.NewNode].RootKeyInCluster(ctx); err != nil || !ok {
-			problems = append(problems, fmt.Sprintf("%s: its root key is not in /etc/pve/priv/authorized_keys (%v): the join did not finish", want.NewNode, err))
+		if ok, err := e.Nodes[want.NewNode].RootKeyInCluster(ctx); err != nil {
+			problems = append(problems, fmt.Sprintf("%s: its root key in /etc/pve/priv/authorized_keys could not be checked: %v", want.NewNode, err))
+		} else if !ok {
+			problems = append(problems, fmt.Sprintf("%s: its root key is not in /etc/pve/priv/authorized_keys: the join did not finish", want.NewNode))
 		}
 	}
 	if len(problems) > 0 || want.NewNode == "" {

@@ -110,16 +110,64 @@ func (q *quorateLab) quorateWith(t *testing.T, limit time.Duration, clusterFile 
 // as it writes it: the test acts at a given moment of the run (a fault just before a join).
 func (q *quorateLab) quorateWatching(t *testing.T, limit time.Duration, clusterFile string, onStderr func(line string), args ...string) run {
 	t.Helper()
+	return q.quorateHow(t, limit, how{clusterFile: clusterFile, onStderr: onStderr}, args...)
+}
+
+// how holds the less usual ways of running quorate, for quorateHow.
+type how struct {
+	clusterFile string            // default: the lab's
+	onStderr    func(line string) // each line of stderr as quorate writes it
+	// env replaces PVE_ROOT_PASSWORD=<the lab's password> in quorate's environment
+	// (XDG_STATE_HOME stays); nil keeps it, an empty slice leaves no password at all.
+	env []string
+	// onStart, when set, gets quorate's PID in the controller before quorate runs, so that
+	// the test can signal that process and no other (kill -s SIG PID on ctl's console).
+	onStart func(pid int)
+}
+
+const pidLine = "quorate-e2e-pid "
+
+// quorateHow is quorateWith run the way o says.
+func (q *quorateLab) quorateHow(t *testing.T, limit time.Duration, o how, args ...string) run {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
+	if o.clusterFile == "" {
+		o.clusterFile = q.cluster
+	}
+	env := o.env
+	if env == nil {
+		env = []string{passwordEnv + "=" + q.password}
+	}
+	env = append(slices.Clip(env), "XDG_STATE_HOME="+q.state)
+	argv := append([]string{q.bin, "-c", o.clusterFile}, args...)
+	onLine := o.onStderr
+	if o.onStart != nil {
+		// sh says its PID, then becomes quorate with that PID.
+		argv = append([]string{"sh", "-c", `echo "` + pidLine + `$$" >&2 && exec "$@"`, "sh"}, argv...)
+		onLine = func(line string) {
+			if pid, ok := strings.CutPrefix(line, pidLine); ok {
+				if n, err := strconv.Atoi(pid); err == nil {
+					o.onStart(n)
+					return
+				}
+			}
+			if o.onStderr != nil {
+				o.onStderr(line)
+			}
+		}
+	}
 	var stdout bytes.Buffer
-	stderr := &lineWatcher{onLine: onStderr}
+	stderr := &lineWatcher{onLine: onLine}
 	r := run{args: args}
 	start := time.Now()
-	code, err := q.Run(ctx, "ctl", lab.Stdio{Stdout: &stdout, Stderr: stderr, Dir: q.state,
-		Env: []string{passwordEnv + "=" + q.password, "XDG_STATE_HOME=" + q.state}},
-		append([]string{q.bin, "-c", clusterFile}, args...)...)
+	code, err := q.Run(ctx, "ctl", lab.Stdio{Stdout: &stdout, Stderr: stderr, Dir: q.state, Env: env}, argv...)
 	r.code, r.stdout, r.stderr, r.took = code, stdout.String(), stderr.String(), time.Since(start)
+	if o.onStart != nil {
+		if first, rest, ok := strings.Cut(r.stderr, "\n"); ok && strings.HasPrefix(first, pidLine) {
+			r.stderr = rest
+		}
+	}
 	t.Logf("quorate %s: exit %d after %s\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.code,
 		r.took.Round(time.Millisecond), indent(r.stdout), indent(r.stderr))
 	if err != nil {

@@ -124,9 +124,11 @@ func (s *Session) Up(ctx context.Context, req UpRequest) (report UpReport, err e
 	if err := r.conns.Err(); err != nil {
 		return report, fmt.Errorf("nothing changed: every node must be reachable: %w", err)
 	}
-	// Two runs against one cluster must not overlap: the lock lives on the first node.
+	// Two runs against one cluster must not overlap: the lock lives on the first node. It is
+	// held until Up returns, not until an interruption: the running step is let finish
+	// then, and another run must not start beside it.
 	first := req.Inventory.Nodes[0].Name
-	release, err := r.nodes[first].Lock(ctx, runOwner("up"), 24*time.Hour)
+	release, err := r.nodes[first].Lock(context.WithoutCancel(ctx), runOwner("up"), 24*time.Hour)
 	if err != nil {
 		return report, &HostError{Host: first, Err: err}
 	}
