@@ -330,58 +330,67 @@ func sortedKeys(m map[int]string) []int {
 	return keys
 }
 
-// versionAgreement compares the config version each member's corosync runs with (and, where
-// corosync does not say, the one in its /etc/corosync/corosync.conf) with the cluster's.
+// versionAgreement compares, on every member, the config version corosync runs with and the
+// one in its /etc/corosync/corosync.conf with the cluster's (/etc/pve/corosync.conf): a
+// member off the cluster's on either has a configuration of its own, and a file that differs
+// from what corosync runs was edited without a reload (or the reload failed).
 func (r *liveCluster) versionAgreement() []preflight.Finding {
 	if r.Conf == nil {
 		return nil
 	}
 	cluster, _ := r.Conf.ConfigVersion()
-	byVersion := map[int][]string{}
-	var versions []int
-	where := map[string]string{}
+	type state struct {
+		name          string
+		runtime, file int // 0: unknown
+	}
+	var states []state
+	onCluster := map[string]bool{}
 	for _, m := range r.Members {
 		if m.Conf.NodeID == 0 || !m.reached() {
 			continue
 		}
-		v, src := 0, ""
-		if m.Health != nil && m.Health.RuntimeConfigVersion > 0 {
-			v = m.Health.RuntimeConfigVersion
-			src = fmt.Sprintf("corosync runs config version %d", v)
+		st := state{name: m.Name}
+		if m.Health != nil {
+			st.runtime = m.Health.RuntimeConfigVersion
 		}
 		if m.Facts != nil && m.Facts.LocalCorosyncConf != "" {
 			if conf, err := pve.ParseCorosyncConf([]byte(m.Facts.LocalCorosyncConf)); err == nil {
-				if fv, err := conf.ConfigVersion(); err == nil && fv != v {
-					if v == 0 {
-						v, src = fv, fmt.Sprintf("/etc/corosync/corosync.conf has config version %d", fv)
-					} else {
-						src += fmt.Sprintf(" (its /etc/corosync/corosync.conf has %d)", fv)
-					}
-				}
+				st.file, _ = conf.ConfigVersion()
 			}
 		}
-		if v == 0 {
+		if (st.runtime == 0 || st.runtime == cluster) && (st.file == 0 || st.file == cluster) {
+			if st.runtime != 0 || st.file != 0 {
+				onCluster[m.Name] = true
+			}
 			continue
 		}
-		if _, ok := byVersion[v]; !ok {
-			versions = append(versions, v)
-		}
-		byVersion[v] = append(byVersion[v], m.Name)
-		where[m.Name] = src
+		states = append(states, st)
 	}
-	if len(versions) <= 1 && (len(versions) == 0 || versions[0] == cluster) {
-		return nil
+	var peers []string
+	for _, m := range r.Members {
+		if onCluster[m.Name] {
+			peers = append(peers, m.Name)
+		}
+	}
+	others := "no other member runs it"
+	if len(peers) > 0 {
+		others = andListOf(peers) + " " + map[bool]string{true: "runs", false: "run"}[len(peers) == 1] + " it"
 	}
 	var out []preflight.Finding
-	for _, v := range versions {
-		if v == cluster {
-			continue
+	for _, st := range states {
+		var parts []string
+		switch {
+		case st.runtime != 0 && st.file != 0 && st.runtime != st.file:
+			parts = append(parts, fmt.Sprintf("corosync runs config version %d, its /etc/corosync/corosync.conf has %d (edited, not reloaded?)", st.runtime, st.file))
+		case st.runtime != 0:
+			parts = append(parts, fmt.Sprintf("corosync runs config version %d", st.runtime))
+		default:
+			parts = append(parts, fmt.Sprintf("/etc/corosync/corosync.conf has config version %d", st.file))
 		}
-		for _, name := range byVersion[v] {
-			out = append(out, fail(name, "make /etc/pve/corosync.conf the one source: on "+name+" copy it over /etc/corosync/corosync.conf and run corosync-cfgtool -R (to keep "+name+"'s change, make it in /etc/pve/corosync.conf with a higher config_version instead)",
-				"%s: %s, the cluster's /etc/pve/corosync.conf has %d (%s): a split-brain sign; %s",
-				name, where[name], cluster, r.versionPeers(byVersion, cluster), versionConsequence(v, cluster)))
-		}
+		local := max(st.runtime, st.file)
+		out = append(out, fail(st.name, "make /etc/pve/corosync.conf the one source: on "+st.name+" copy it over /etc/corosync/corosync.conf and run corosync-cfgtool -R (to keep "+st.name+"'s change, make it in /etc/pve/corosync.conf with a higher config_version instead)",
+			"%s: %s, the cluster's /etc/pve/corosync.conf has %d (%s): a split-brain sign; %s",
+			st.name, strings.Join(parts, "; "), cluster, others, versionConsequence(local, cluster)))
 	}
 	return out
 }
@@ -393,13 +402,6 @@ func versionConsequence(local, cluster int) string {
 		return "pmxcfs does not copy the cluster's file over a newer local one, so this member keeps its own configuration through every change made in /etc/pve"
 	}
 	return "this member has not taken the cluster's last change (pmxcfs copies a newer /etc/pve/corosync.conf and reloads corosync: is pve-cluster running?)"
-}
-
-func (r *liveCluster) versionPeers(byVersion map[int][]string, cluster int) string {
-	if names := byVersion[cluster]; len(names) > 0 {
-		return andListOf(names) + " " + map[bool]string{true: "runs", false: "run"}[len(names) == 1] + " " + fmt.Sprint(cluster)
-	}
-	return "no member runs it"
 }
 
 func checkServices(r *liveCluster) []preflight.Finding {

@@ -258,7 +258,13 @@ func TestDoctorSplitBrainSigns(t *testing.T) {
 		r := testCluster(t, 1)
 		r.Members[2].Health.RuntimeConfigVersion = 4
 		rep := diagnose(r)
-		wantFinding(t, rep, "membership", preflight.Error, "pve3", "corosync runs config version 4", "/etc/pve/corosync.conf has 3", "pve1 and pve2 run 3", "split-brain sign")
+		wantFinding(t, rep, "membership", preflight.Error, "pve3", "corosync runs config version 4", "/etc/pve/corosync.conf has 3", "pve1 and pve2 run it", "split-brain sign")
+	})
+	t.Run("edited, reload failed", func(t *testing.T) {
+		r := testCluster(t, 1)
+		r.Members[2].Facts.LocalCorosyncConf = strings.Replace(r.Members[2].Facts.LocalCorosyncConf, "config_version: 3", "config_version: 4", 1)
+		rep := diagnose(r)
+		wantFinding(t, rep, "membership", preflight.Error, "pve3", "corosync runs config version 3, its /etc/corosync/corosync.conf has 4 (edited, not reloaded?)", "split-brain sign")
 	})
 	t.Run("nodelist", func(t *testing.T) {
 		r := testCluster(t, 1)

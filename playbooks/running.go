@@ -108,7 +108,7 @@ func (r *liveCluster) nameOf(id int) string {
 }
 
 // readDialTimeout bounds each SSH connection attempt of doctor and report.
-const readDialTimeout = 3 * time.Second
+const readDialTimeout = 5 * time.Second
 
 type readOptions struct {
 	preflight bool          // doctor: run preflight's facts, clock and interface checks too
