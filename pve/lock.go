@@ -26,13 +26,18 @@ func (e *LockHeldError) Error() string {
 const lockFile = "/run/quorate.lock"
 
 // Lock takes the node's quorate lock for as long as ctx lives or until release is called.
-// It is an flock held by a remote `sleep` in a session of this run's SSH connection: when the
-// run ends, however it ends, sshd ends the session and the lock with it, so a lock is never
-// left behind by a dead run. owner is what another run is shown.
+// It is an flock held by a remote shell in a session of this run's SSH connection that writes
+// to the session every second: when the run ends, however it ends, the session's pipes break
+// and the holder with them, so a lock is never left behind by a dead run. owner is what
+// another run is shown.
 func (n *Node) Lock(ctx context.Context, owner string, hold time.Duration) (release func(), err error) {
 	token := rand.Text()[:10]
 	stamp := fmt.Sprintf("%s (since %s, token %s)", owner, time.Now().UTC().Format(time.RFC3339), token)
-	line := fmt.Sprintf("cd / && exec flock -n -E 75 %s sh -c 'printf \"%%s, pid %%s\\n\" \"$1\" $$ > %s.owner && exec sleep \"$2\"' quorate %s %d",
+	// The holder writes a byte a second to the session: sshd ends a session without a
+	// terminal by closing its pipes, not by a signal, so a holder that only slept would
+	// outlive a killed run. Writing, it dies of the broken pipe within a second.
+	line := fmt.Sprintf("cd / && exec flock -n -E 75 %s sh -c 'printf \"%%s, pid %%s\\n\" \"$1\" $$ > %s.owner && i=0 && "+
+		"while [ $i -lt \"$2\" ]; do printf . || exit 0; sleep 1; i=$((i+1)); done' quorate %s %d",
 		lockFile, lockFile, remote.Quote(stamp), int(hold.Seconds())+1)
 	holdCtx, cancel := context.WithCancel(ctx)
 	ended := make(chan remote.Result, 1)
