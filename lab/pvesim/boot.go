@@ -36,6 +36,7 @@ func (e *Env) Boot(ctx context.Context) int {
 			}
 		}
 	}
+	e.bootEnabledUnits(ctx)
 	if _, alive := readPID(e.Path(pveproxyPIDPath)); !alive && e.checkPmxcfs() == nil {
 		if err := e.startPveproxy(ctx); err != nil {
 			e.errf("pvesim boot: %v\n", err)
