@@ -21,95 +21,20 @@ type carrier struct {
 	notes  []string        // what is wrong on the way: no ports, down
 }
 
-// carrierOf finds the interface with address a and walks down from it; ok is false when no
-// interface has a.
+// carrierOf finds the interface with address a and walks down from it (pve.Facts.CarrierOf,
+// which doctor uses too); ok is false when no interface has a.
 func carrierOf(f *pve.Facts, a netip.Addr) (carrier, bool) {
-	byName := map[string]pve.Interface{}
-	for _, i := range f.Interfaces {
-		byName[i.Name] = i
+	pc, ok := f.CarrierOfAddr(a)
+	if !ok {
+		return carrier{}, false
 	}
-	for _, i := range f.Interfaces {
-		for _, ia := range i.Addrs {
-			if ia.Prefix.Addr().Unmap() == a.Unmap() {
-				c := carrier{iface: i, addr: ia, mtu: i.MTU}
-				c.desc = c.walk(f, byName, i, 0)
-				return c, true
-			}
+	c := carrier{iface: pc.Holder, leaves: pc.Leaves, desc: pc.Desc, mtu: pc.MTU, notes: pc.Notes}
+	for _, ia := range pc.Holder.Addrs {
+		if ia.Prefix.Addr().Unmap() == a.Unmap() {
+			c.addr = ia
 		}
 	}
-	return carrier{}, false
-}
-
-// walk describes i and what is below it, collecting leaves; depth bounds a loop in bad facts.
-func (c *carrier) walk(f *pve.Facts, byName map[string]pve.Interface, i pve.Interface, depth int) string {
-	if i.MTU > 0 && (c.mtu == 0 || i.MTU < c.mtu) {
-		c.mtu = i.MTU
-	}
-	if i.OperState == "down" || i.OperState == "lowerlayerdown" {
-		c.notes = append(c.notes, i.Name+" is "+i.OperState)
-	}
-	var below []pve.Interface
-	var kind string
-	switch i.Kind {
-	case pve.KindBridge, pve.KindBond:
-		for _, p := range f.Interfaces {
-			if p.Master == i.Name {
-				below = append(below, p)
-			}
-		}
-		kind = string(i.Kind)
-		if i.Kind == pve.KindBond && i.BondMode != "" {
-			kind += " " + i.BondMode
-		}
-		if len(below) == 0 {
-			c.notes = append(c.notes, fmt.Sprintf("%s %s has no ports", i.Kind, i.Name))
-		}
-	case pve.KindVLAN:
-		for _, l := range i.Lower {
-			if p, ok := byName[l]; ok {
-				below = append(below, p)
-			}
-		}
-		kind = "vlan"
-	}
-	if len(below) == 0 || depth > 4 {
-		if kind == "" || len(below) == 0 {
-			c.leaves = append(c.leaves, i)
-		}
-		return i.Name + " (" + leafDesc(i, kind) + ")"
-	}
-	var parts []string
-	for _, p := range below {
-		parts = append(parts, c.walk(f, byName, p, depth+1))
-	}
-	word := " over "
-	if i.Kind == pve.KindBond {
-		word = " of "
-	}
-	return i.Name + " (" + kind + ")" + word + strings.Join(parts, ", ")
-}
-
-func leafDesc(i pve.Interface, kind string) string {
-	var d []string
-	if kind != "" {
-		d = append(d, kind)
-	}
-	switch i.Kind {
-	case pve.KindWiFi:
-		d = append(d, "Wi-Fi")
-	case pve.KindVirtual:
-		d = append(d, "virtual")
-	}
-	if i.SpeedMbps > 0 {
-		d = append(d, fmt.Sprintf("%d Mb/s", i.SpeedMbps))
-	}
-	if i.Duplex != "" {
-		d = append(d, i.Duplex+" duplex")
-	}
-	if i.MTU > 0 {
-		d = append(d, fmt.Sprintf("MTU %d", i.MTU))
-	}
-	return strings.Join(d, ", ")
+	return c, true
 }
 
 func checkLinkInterface(e *env, n *node) []Finding {
