@@ -363,7 +363,7 @@ func PlanRebuild(inv *inventory.Inventory, view ClusterView, observed []Observat
 	old, inList := view.node(name)
 	switch {
 	case inList && old.Online:
-		p.block("%s is online in the membership of %s: its old incarnation still runs; power it off for good before rebuilding (never two nodes with one name)", name, p.plan.Cluster)
+		p.block("%s is online in the membership of %s: its old incarnation still runs; power it off for good before rebuilding (never two nodes with one name; a node stopped moments ago stays in the membership until corosync's token times out, a few seconds)", name, p.plan.Cluster)
 		return p.plan
 	case host.State == StateUnknown:
 		p.block("%s: cannot be reached: %s", name, host.Detail)

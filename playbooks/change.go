@@ -304,10 +304,11 @@ func changeBackups(step bootstrap.ChangeStep) []string {
 	return nil
 }
 
-// backupChange archives what the step changes from the node it runs on into the run
-// directory, as NODE-before-KIND-TIME.tar.gz. Before a delnode, the node's directory of
-// /etc/pve (its guests' configurations are the user's data) is also unpacked under
-// saved/NODE, and report.Saved says where.
+// backupChange copies what the step changes, from the node it runs on, into the run
+// directory as up's backups are laid out (backup/NODE/before-KIND-TIME/, each file at its
+// path), fetched as one tar. Before a delnode, the node's directory of /etc/pve (its guests'
+// configurations are the user's data) is also put under saved/NODE, and report.Saved says
+// where.
 func (r *changeRun) backupChange(ctx context.Context, dir string, step bootstrap.ChangeStep, report *ChangeReport) (string, error) {
 	if dir == "" {
 		return "", errors.New("no run directory for backups")
@@ -317,30 +318,29 @@ func (r *changeRun) backupChange(ctx context.Context, dir string, step bootstrap
 	if node == nil {
 		return "", fmt.Errorf("no connection to %s", on)
 	}
-	paths := changeBackups(step)
-	if len(paths) == 0 {
-		return "", nil
+	into := filepath.Join(dir, "backup", on, fmt.Sprintf("before-%s-%s", step.Kind, time.Now().UTC().Format("20060102T150405.000Z")))
+	if err := os.MkdirAll(into, 0o700); err != nil {
+		return "", err
 	}
-	data, err := node.Archive(ctx, paths)
+	data, err := node.Archive(ctx, changeBackups(step))
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", on, err)
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", err
+	if data == nil {
+		return into, nil // none of the files exists yet
 	}
-	file := filepath.Join(dir, fmt.Sprintf("%s-before-%s-%s.tar.gz", on, step.Kind, time.Now().UTC().Format("20060102T150405.000Z")))
-	if err := os.WriteFile(file, data, 0o600); err != nil {
-		return "", err
+	if _, err := unpackUnder(data, "", into); err != nil {
+		return "", fmt.Errorf("backup from %s: %w", on, err)
 	}
 	if step.Kind == bootstrap.StepDelNode && step.SaveDir {
 		saved := filepath.Join(dir, "saved", step.Node)
 		n, err := unpackUnder(data, "etc/pve/nodes/"+step.Node+"/", saved)
 		if err != nil {
-			return file, fmt.Errorf("saving /etc/pve/nodes/%s: %w", step.Node, err)
+			return into, fmt.Errorf("saving /etc/pve/nodes/%s: %w", step.Node, err)
 		}
 		if n > 0 {
 			report.Saved = saved
 		}
 	}
-	return file, nil
+	return into, nil
 }

@@ -36,7 +36,7 @@ func unpackUnder(data []byte, prefix, dir string) (int, error) {
 			name += "/"
 		}
 		rel, ok := strings.CutPrefix(name, prefix)
-		if !ok && name != prefix {
+		if !ok {
 			continue
 		}
 		rel = strings.TrimSuffix(rel, "/")
