@@ -248,7 +248,7 @@ func (e *ChangeEngine) forceJoin(ctx context.Context, step ChangeStep, nodeID in
 func (e *ChangeEngine) rootKeys(ctx context.Context) ([]string, error) {
 	var keep []string
 	for name, n := range e.Nodes {
-		key, err := n.RootPublicKey(ctx)
+		key, err := n.ExistingRootKey(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}

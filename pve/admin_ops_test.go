@@ -183,3 +183,33 @@ func TestSeparate(t *testing.T) {
 		t.Error("not the docs' recipe")
 	}
 }
+
+func TestRootKeyAndKnownHosts(t *testing.T) {
+	r := newRunner(t)
+	r.On("cd / && cat /root/.ssh/id_rsa.pub 2>/dev/null || true").Reply(pvetest.Output{Stdout: "ssh-rsa AAAAB3NzaC1yc2E= root@pve2\n"})
+	r.On("cd / && cat /root/.ssh/id_rsa.pub 2>/dev/null || true")
+	known := "cd / && [ -f /root/.ssh/known_hosts ] && ssh-keygen -F 198.51.100.50 -f /root/.ssh/known_hosts >/dev/null && echo known || echo unknown"
+	r.On(known).Reply(pvetest.Output{Stdout: "known\n"})
+	r.On(known).Reply(pvetest.Output{Stdout: "unknown\n"})
+	r.On(`cd / && f=/root/.ssh/known_hosts && [ -f "$f" ] || exit 0; ssh-keygen -R 198.51.100.50 -f "$f" >/dev/null 2>&1; rm -f "$f.old"`)
+	n := NewNode(r)
+	ctx := ctxMinute(t)
+	if key, err := n.ExistingRootKey(ctx); err != nil || key != "ssh-rsa AAAAB3NzaC1yc2E= root@pve2" {
+		t.Errorf("ExistingRootKey: %q %v", key, err)
+	}
+	if key, err := n.ExistingRootKey(ctx); err != nil || key != "" {
+		t.Errorf("no key: %q %v", key, err)
+	}
+	if ok, err := n.KnowsHost(ctx, "198.51.100.50"); !ok || err != nil {
+		t.Errorf("KnowsHost: %v %v", ok, err)
+	}
+	if ok, err := n.KnowsHost(ctx, "198.51.100.50"); ok || err != nil {
+		t.Errorf("KnowsHost, unknown: %v %v", ok, err)
+	}
+	if err := n.ForgetHost(ctx, "198.51.100.50"); err != nil {
+		t.Error(err)
+	}
+	if _, err := n.KnowsHost(ctx, "x; reboot"); err == nil {
+		t.Error("a bad host accepted")
+	}
+}

@@ -146,3 +146,17 @@ func (n *Node) ForgetHost(ctx context.Context, host string) error {
 	}
 	return n.wrap("known hosts", err)
 }
+
+// ExistingRootKey is root's /root/.ssh/id_rsa.pub when there is one ("" when not), read
+// without making one: a clean-up must change nothing on the nodes it only looks at.
+func (n *Node) ExistingRootKey(ctx context.Context) (string, error) {
+	res, err := n.run(ctx, remote.Command{Line: "cd / && cat /root/.ssh/id_rsa.pub 2>/dev/null || true"}, n.timeouts.Query)
+	if err != nil {
+		return "", n.wrap("root key", err)
+	}
+	line := strings.TrimSpace(string(res.Stdout))
+	if KeyBlob(line) == "" {
+		return "", nil
+	}
+	return line, nil
+}
