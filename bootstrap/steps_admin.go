@@ -197,7 +197,7 @@ func (e *ChangeEngine) apply(ctx context.Context, step ChangeStep) (string, erro
 		}
 		return "", err
 	case StepCleanup:
-		keep, err := e.rootKeys(ctx)
+		keep, err := e.rootKeys(ctx, step.Members)
 		if err != nil {
 			return "", err
 		}
@@ -244,11 +244,12 @@ func (e *ChangeEngine) forceJoin(ctx context.Context, step ChangeStep, nodeID in
 	return nil
 }
 
-// rootKeys are the root keys of every node quorate reaches: a clean-up never removes them.
-func (e *ChangeEngine) rootKeys(ctx context.Context) ([]string, error) {
+// rootKeys are the root keys of the members: a clean-up never removes them, whatever their
+// comment says. The node cleaned up is not among them, even when it is reachable (separated).
+func (e *ChangeEngine) rootKeys(ctx context.Context, members []string) ([]string, error) {
 	var keep []string
-	for name, n := range e.Nodes {
-		key, err := n.ExistingRootKey(ctx)
+	for _, name := range members {
+		key, err := e.Nodes[name].ExistingRootKey(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
@@ -387,9 +388,8 @@ func (e *ChangeEngine) stepProblems(ctx context.Context, step ChangeStep) []stri
 	var problems []string
 	switch step.Kind {
 	case StepCleanup:
-		// A key the keep list protects (the new incarnation's, on a rerun after the join) is
-		// not stale.
-		keep, err := e.rootKeys(ctx)
+		// A member's key is never stale, whatever its comment.
+		keep, err := e.rootKeys(ctx, step.Members)
 		if err != nil {
 			return []string{err.Error()}
 		}
