@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -54,7 +55,8 @@ func upLabWith(t testing.TB, o lab.Options) *lab.Lab {
 	t.Helper()
 	b := make([]byte, 3)
 	_, _ = rand.Read(b)
-	o.Name, o.Dir, o.PvesimBinary = "e"+hex.EncodeToString(b), t.TempDir(), os.Getenv("QLAB_PVESIM")
+	o.Name, o.Dir = "e"+hex.EncodeToString(b), t.TempDir()
+	o.PvesimBinary, o.HelperBinary = labBinaries(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	start := time.Now()
@@ -71,6 +73,38 @@ func upLabWith(t testing.TB, o lab.Options) *lab.Lab {
 		}
 	})
 	return l
+}
+
+// labBuilt holds the lab's own binaries (the PVE stand-in and pvelab, which carries the
+// hosts' init), built once per test process rather than once per lab.
+var labBuilt struct {
+	once           sync.Once
+	dir            string
+	pvesim, helper string
+	err            error
+	out            []byte
+}
+
+// labBinaries builds pvesim and pvelab once; QLAB_PVESIM names a prebuilt pvesim instead.
+func labBinaries(t testing.TB) (pvesim, helper string) {
+	t.Helper()
+	labBuilt.once.Do(func() {
+		if labBuilt.dir, labBuilt.err = os.MkdirTemp("", "quorate-e2e-lab-"); labBuilt.err != nil {
+			return
+		}
+		labBuilt.pvesim, labBuilt.helper = os.Getenv("QLAB_PVESIM"), filepath.Join(labBuilt.dir, "pvelab")
+		args := []string{"build", "-o", labBuilt.helper, "github.com/quorate/quorate/lab/cmd/pvelab"}
+		if labBuilt.out, labBuilt.err = exec.Command("go", args...).CombinedOutput(); labBuilt.err != nil || labBuilt.pvesim != "" {
+			return
+		}
+		labBuilt.pvesim = filepath.Join(labBuilt.dir, "pvesim")
+		args = []string{"build", "-o", labBuilt.pvesim, "github.com/quorate/quorate/lab/pvesim/cmd/pvesim"}
+		labBuilt.out, labBuilt.err = exec.Command("go", args...).CombinedOutput()
+	})
+	if labBuilt.err != nil {
+		t.Fatalf("go build the lab's binaries: %v\n%s", labBuilt.err, labBuilt.out)
+	}
+	return labBuilt.pvesim, labBuilt.helper
 }
 
 // runInController copies this test binary where the controller sees it and runs the named

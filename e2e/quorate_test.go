@@ -23,8 +23,10 @@ import (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if built.dir != "" {
-		os.RemoveAll(built.dir)
+	for _, dir := range []string{built.dir, labBuilt.dir} {
+		if dir != "" {
+			os.RemoveAll(dir)
+		}
 	}
 	os.Exit(code)
 }
@@ -70,20 +72,7 @@ type quorateLab struct {
 
 func newQuorateLab(t *testing.T, hosts int) *quorateLab {
 	t.Helper()
-	l := upLab(t, hosts)
-	pw, err := l.Password()
-	if err != nil || pw == "" {
-		t.Fatalf("lab password: %q, %v", pw, err)
-	}
-	data, err := os.ReadFile(l.ClusterFile())
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile(`(?m)^\s+name:\s*(\S+)`).FindSubmatch(data)
-	if m == nil {
-		t.Fatalf("no cluster name in %s", l.ClusterFile())
-	}
-	return &quorateLab{Lab: l, bin: quorateBinary(t), cluster: l.ClusterFile(), name: string(m[1]), password: pw, state: t.TempDir()}
+	return newQuorateLabWith(t, lab.Options{Hosts: hosts})
 }
 
 // run is one quorate process and what it left.

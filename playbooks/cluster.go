@@ -48,7 +48,7 @@ func (s *Session) RootPassword(inv *inventory.Inventory) (string, error) {
 
 // openCluster dials every node of the file and reads, on each, its facts and cluster status.
 func (s *Session) openCluster(ctx context.Context, req ClusterRequest) *clusterRun {
-	r := &clusterRun{inv: req.Inventory, cfg: s.remoteConfig(req.Access), nodes: map[string]*pve.Node{}}
+	r := &clusterRun{inv: req.Inventory, cfg: s.clusterConfig(req.Access), nodes: map[string]*pve.Node{}}
 	targets := make([]Target, len(r.inv.Nodes))
 	for i, n := range r.inv.Nodes {
 		targets[i] = Target{Name: n.Name, Address: n.Address}

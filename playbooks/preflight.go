@@ -2,6 +2,7 @@ package playbooks
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/quorate/quorate/preflight"
@@ -33,7 +34,7 @@ func (s *Session) Preflight(ctx context.Context, req PreflightRequest) (*preflig
 	for i, n := range req.Inventory.Nodes {
 		targets[i] = Target{Name: n.Name, Address: n.Address}
 	}
-	conns := s.Connect(ctx, s.remoteConfig(req.Access), targets)
+	conns := s.Connect(ctx, s.clusterConfig(req.Access), targets)
 	defer conns.Close()
 	return s.runPreflight(ctx, req, conns, "")
 }
@@ -44,6 +45,10 @@ func (s *Session) runPreflight(ctx context.Context, req PreflightRequest, conns 
 	var targets []preflight.Target
 	for i, conn := range conns.All() {
 		t := preflight.Target{Node: req.Inventory.Nodes[i], DialErr: conn.Err}
+		var he *HostError
+		if errors.As(conn.Err, &he) {
+			t.DialErr = he.Err // preflight names the node itself
+		}
 		if conn.Client != nil {
 			t.Runner = conn.Client
 			t.HostKey = remote.Fingerprint(conn.Client.HostKey())

@@ -107,9 +107,6 @@ func (r *liveCluster) nameOf(id int) string {
 	return fmt.Sprintf("nodeid %d", id)
 }
 
-// readDialTimeout bounds each SSH connection attempt of doctor and report.
-const readDialTimeout = 5 * time.Second
-
 type readOptions struct {
 	preflight bool          // doctor: run preflight's facts, clock and interface checks too
 	window    time.Duration // least time between the two knet readings (doctor)
@@ -120,10 +117,8 @@ type readOptions struct {
 // The connection set is returned for the caller to close.
 func (s *Session) readRunning(ctx context.Context, req ClusterRequest, o readOptions) (*liveCluster, []*Conns) {
 	r := &liveCluster{File: req.Inventory.File, Cluster: req.Inventory.Cluster.Name, Started: time.Now()}
-	cfg := s.remoteConfig(req.Access)
-	// A diagnosis should not wait long for a member that is down: its answer is that it is
-	// down. One retry covers a connection reset while a host is busy.
-	cfg.DialTimeout, cfg.Retries = readDialTimeout, 1
+	// A diagnosis should not wait long for a member that is down: its answer is that it is down.
+	cfg := s.clusterConfig(req.Access)
 	var targets []Target
 	for _, n := range req.Inventory.Nodes {
 		targets = append(targets, Target{Name: n.Name, Address: n.Address})

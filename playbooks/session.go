@@ -102,6 +102,15 @@ func RemoteConfig(s inventory.SSH) remote.Config {
 	return cfg
 }
 
+// clusterConfig is remoteConfig for runs on a cluster file's nodes: a node that is down is
+// one finding or one refusal, so it is not waited for long (5 s an attempt, one retry for a
+// reset while a host is busy). init keeps the transport's patient defaults.
+func (s *Session) clusterConfig(a Access) remote.Config {
+	cfg := s.remoteConfig(a)
+	cfg.DialTimeout, cfg.Retries = 5*time.Second, 1
+	return cfg
+}
+
 // remoteConfig adds to RemoteConfig the session's log and the credentials asked lazily: a
 // password or passphrase is asked only if a host wants it, and only on a terminal.
 func (s *Session) remoteConfig(a Access) remote.Config {
