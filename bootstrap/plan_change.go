@@ -27,6 +27,9 @@ type ClusterView struct {
 	QDevice *pve.QDeviceConf
 	// WantQDevice is the qnetd host cluster.yaml names ("" when it has no qdevice section).
 	WantQDevice string
+	// Marks are the node ids rebuild marks recorded for nodes out of the nodelist: a rebuild
+	// cut short after its delnode (pve/rebuildmark.go).
+	Marks map[string]int
 }
 
 // ViewNode is one node of the cluster's nodelist.
@@ -386,10 +389,14 @@ func PlanRebuild(inv *inventory.Inventory, view ClusterView, observed []Observat
 	join := ChangeStep{Step: Step{Kind: StepJoin, Node: name, Through: view.Through}, Change: Change{NodeID: old.NodeID}}
 	cleanup := ChangeStep{Step: Step{Kind: StepCleanup, Node: name, Through: view.Through}, Change: Change{Addrs: nodeAddrs(inv, name, old)}}
 	if !inList {
-		p.note("%s is no longer in the nodelist (an earlier rebuild's delnode ran): this run cleans up and joins it", name)
+		join.NodeID = view.Marks[name]
+		if join.NodeID > 0 {
+			p.note("%s is no longer in the nodelist (an earlier rebuild's delnode ran): this run cleans up and joins it with its old node id %d, from the rebuild's mark", name, join.NodeID)
+		} else {
+			p.note("%s is no longer in the nodelist: this run cleans up and joins it", name)
+		}
 		p.add(cleanup)
 		p.qdeviceBefore()
-		join.NodeID = 0
 		p.add(join)
 		p.add(ChangeStep{Step: Step{Kind: StepUpdateCerts, Node: name}})
 		p.qdeviceAfter(had)
@@ -406,7 +413,8 @@ func PlanRebuild(inv *inventory.Inventory, view ClusterView, observed []Observat
 			p.qdeviceBefore()
 		}
 	} else {
-		p.add(ChangeStep{Step: Step{Kind: StepDelNode, Node: name, Through: view.Through}, Change: Change{SaveDir: true}})
+		// The delnode records the old node id first, for a rerun after it (its NodeID).
+		p.add(ChangeStep{Step: Step{Kind: StepDelNode, Node: name, Through: view.Through}, Change: Change{SaveDir: true, NodeID: old.NodeID}})
 		p.add(cleanup)
 		p.qdeviceBefore()
 		p.add(join)

@@ -211,6 +211,18 @@ func TestPlanRebuild(t *testing.T) {
 			"pvecm updatecerts on pve2 (the cluster learns its new keys) | 3->3 q2->2 | pve1 pve2 pve3",
 		}, nil, nil)
 	})
+	t.Run("resumed after the delnode, with the mark's node id", func(t *testing.T) {
+		c := changeView{nodes: []string{"pve1", "pve3"}}
+		inv := clusterFile("demo", "pve1", "pve2", "pve3")
+		v := c.view()
+		v.Marks = map[string]int{"pve2": 2}
+		p := bootstrap.PlanRebuild(inv, v, c.observed(inv, nil), "pve2", bootstrap.ChangeOpts{})
+		wantPlan(t, p, []string{
+			"remove pve2's node directory and old keys from /etc/pve, on pve1 | 2->2 q2->2 | pve1 pve3",
+			"join pve2 to demo through pve1 with its old node id 2 | 2->3 q2->2 | pve1 pve2 pve3",
+			"pvecm updatecerts on pve2 (the cluster learns its new keys) | 3->3 q2->2 | pve1 pve2 pve3",
+		}, nil, []string{"with its old node id 2, from the rebuild's mark"})
+	})
 	t.Run("not reinstalled", func(t *testing.T) {
 		c := changeView{nodes: []string{"pve1", "pve2", "pve3"}, offline: []string{"pve2"}}
 		inv := clusterFile("demo", "pve1", "pve2", "pve3")

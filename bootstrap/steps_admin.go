@@ -28,8 +28,10 @@ const (
 
 // Change is what a change step carries beyond a Step.
 type Change struct {
-	NodeID int  `json:"nodeid,omitempty"` // join: the node id asked for (rebuild: the old one)
-	Force  bool `json:"force,omitempty"`  // join: pvecm add --force, over the node's old entry
+	// NodeID is, for a join, the node id asked for (rebuild: the old one); for a rebuild's
+	// delnode, the id its mark records first.
+	NodeID int  `json:"nodeid,omitempty"`
+	Force  bool `json:"force,omitempty"` // join: pvecm add --force, over the node's old entry
 	// Unlisted are members cluster.yaml does not list: expected online, never asked or touched.
 	Unlisted []string `json:"unlisted,omitempty"`
 	// QDevice is the qnetd host of a qdevice step; QDeviceForce runs setup on an odd count.
@@ -186,11 +188,23 @@ func (e *ChangeEngine) apply(ctx context.Context, step ChangeStep) (string, erro
 		if step.NodeID > 0 {
 			n.NodeID = step.NodeID
 		}
+		var err error
 		if step.Force {
-			return "", e.forceJoin(ctx, step, n.NodeID)
+			err = e.forceJoin(ctx, step, n.NodeID)
+		} else {
+			err = e.join(ctx, step.Step, n)
 		}
-		return "", e.join(ctx, step.Step, n)
+		if err == nil && step.NodeID > 0 {
+			// Back in the nodelist: a rebuild's mark has done its job.
+			err = e.Nodes[step.Through].RemoveRebuildMark(ctx, step.Node)
+		}
+		return "", err
 	case StepDelNode:
+		if step.NodeID > 0 {
+			if err := on.WriteRebuildMark(ctx, step.Node, step.NodeID); err != nil {
+				return "", err
+			}
+		}
 		_, err := on.DelNode(ctx, step.Node)
 		if errors.As(err, &f) && f.Kind == pve.FailUnknownNode {
 			return fmt.Sprintf("%s was no longer in the nodelist", step.Node), nil

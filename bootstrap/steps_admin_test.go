@@ -52,7 +52,9 @@ func TestChangeRunRebuild(t *testing.T) {
 		cl.runners[n].On(existingRootKey).Reply(rootKeyOf(n)).AnyTimes()
 		cl.runners[n].OnPrefix(memberSSH).AnyTimes()
 	}
+	p1.On("cd / && printf 'nodeid %d\\n' 2 > /etc/pve/.quorate-rebuild-pve2").Required()
 	p1.On("cd / && pvecm delnode pve2").ReplyGolden("delnode-ok.txt").Required()
+	p1.On("cd / && rm -f /etc/pve/.quorate-rebuild-pve2").Required()
 	p1.On(staleScript).ReplyGolden("stalenode-found.txt").Required()
 	p1.On(staleScript).ReplyGolden("stalenode-clean.txt").Required()
 	p1.On(certInfo).ReplyGolden("pvenode-cert-info.json").Required()
@@ -84,7 +86,7 @@ func TestChangeRunRebuild(t *testing.T) {
 		!strings.Contains(script, "remove=1") || !strings.Contains(script, "addrs=' 198.51.100.12 '") {
 		t.Errorf("clean-up script does not name pve2 with the members' keys to keep:\n%s", script[:200])
 	}
-	order := []string{"pve1: cd / && pvecm delnode pve2", "pve1: " + staleScript, "pve2: cd / && pvecm add", "pve2: cd / && pvecm updatecerts", "pve1: " + memberSSH}
+	order := []string{"pve1: cd / && printf 'nodeid", "pve1: cd / && pvecm delnode pve2", "pve1: " + staleScript, "pve2: cd / && pvecm add", "pve1: cd / && rm -f /etc/pve/.quorate-rebuild-pve2", "pve2: cd / && pvecm updatecerts", "pve1: " + memberSSH}
 	at := 0
 	for _, o := range order {
 		i := cl.log.index(at, o)

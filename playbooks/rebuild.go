@@ -76,6 +76,7 @@ func (s *Session) Rebuild(ctx context.Context, req RebuildRequest) (report Chang
 			return report, err
 		}
 		hk.Accepted = how
+		report.HostKey = &hk
 		if err := s.recordNewKey(ctx, r, req.Node, changed); err != nil {
 			return report, err
 		}
@@ -89,8 +90,39 @@ func (s *Session) Rebuild(ctx context.Context, req RebuildRequest) (report Chang
 		return report, err
 	}
 	defer release()
+	if _, inList := r.viewNode(req.Node); !inList && r.view.Through != "" {
+		// A rebuild cut short after its delnode left the old node id in its mark.
+		id, ok, err := r.nodes[r.view.Through].ReadRebuildMark(ctx, req.Node)
+		if err != nil {
+			return report, &HostError{Host: r.view.Through, Err: err}
+		}
+		if ok {
+			r.view.Marks = map[string]int{req.Node: id}
+		}
+	}
 	plan := bootstrap.PlanRebuild(req.Inventory, r.view, r.observed, req.Node, req.Opts)
+	plan.Notes = append(reinstallNotes(req.Node, report.HostKey, report.Cert), plan.Notes...)
 	return report, s.runChange(ctx, req.ChangeRequest, r, plan, &report)
+}
+
+// reinstallNotes say what shows the reinstall: the new host key and API certificate.
+func reinstallNotes(node string, hk *HostKeyChange, cert *CertChange) []string {
+	var notes []string
+	if hk != nil {
+		notes = append(notes, fmt.Sprintf("%s's SSH host key: was %s, now %s (accepted: %s)", node, hk.Old, hk.New, hk.Accepted))
+	} else {
+		notes = append(notes, fmt.Sprintf("%s's SSH host key is the one known_hosts has (restored with the reinstall?)", node))
+	}
+	switch {
+	case cert == nil:
+	case cert.Cluster == "":
+		notes = append(notes, fmt.Sprintf("%s's API certificate: the cluster has none on record; the host has %s", node, cert.Host))
+	case cert.Cluster != cert.Host:
+		notes = append(notes, fmt.Sprintf("%s's API certificate: the cluster knows %s, the host now has %s", node, cert.Cluster, cert.Host))
+	default:
+		notes = append(notes, fmt.Sprintf("%s's API certificate is the one the cluster knows (%s)", node, cert.Host))
+	}
+	return notes
 }
 
 func (r *changeRun) connOf(name string) *Conn {

@@ -213,3 +213,36 @@ func TestRootKeyAndKnownHosts(t *testing.T) {
 		t.Error("a bad host accepted")
 	}
 }
+
+func TestRebuildMark(t *testing.T) {
+	if id, err := ParseRebuildMark(pvetest.Golden(t, "rebuildmark.txt").Stdout); err != nil || id != 2 {
+		t.Errorf("golden: %d %v", id, err)
+	}
+	for _, bad := range []string{"", "nodeid", "nodeid 0\n", "nodeid x", "nodeid 2\nnodeid 3\n", "id 2"} {
+		if _, err := ParseRebuildMark(bad); err == nil {
+			t.Errorf("%q parsed", bad)
+		}
+	}
+	r := newRunner(t)
+	r.On("cd / && printf 'nodeid %d\\n' 2 > /etc/pve/.quorate-rebuild-pve2")
+	r.On("cd / && cat /etc/pve/.quorate-rebuild-pve2 2>/dev/null || echo none").Reply(pvetest.Output{Stdout: "nodeid 2\n"})
+	r.On("cd / && cat /etc/pve/.quorate-rebuild-pve2 2>/dev/null || echo none").Reply(pvetest.Output{Stdout: "none\n"})
+	r.On("cd / && rm -f /etc/pve/.quorate-rebuild-pve2")
+	n := NewNode(r)
+	ctx := ctxMinute(t)
+	if err := n.WriteRebuildMark(ctx, "pve2", 2); err != nil {
+		t.Error(err)
+	}
+	if id, ok, err := n.ReadRebuildMark(ctx, "pve2"); id != 2 || !ok || err != nil {
+		t.Errorf("read: %d %v %v", id, ok, err)
+	}
+	if _, ok, err := n.ReadRebuildMark(ctx, "pve2"); ok || err != nil {
+		t.Errorf("no mark: %v %v", ok, err)
+	}
+	if err := n.RemoveRebuildMark(ctx, "pve2"); err != nil {
+		t.Error(err)
+	}
+	if err := n.WriteRebuildMark(ctx, "pve2; x", 2); err == nil {
+		t.Error("a bad name accepted")
+	}
+}

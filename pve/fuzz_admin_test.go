@@ -24,3 +24,12 @@ func FuzzParseStaleNode(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseRebuildMark(f *testing.F) {
+	seed(f, "rebuildmark.txt")
+	f.Fuzz(func(t *testing.T, s string) {
+		if id, err := ParseRebuildMark(s); err == nil && id < 1 {
+			t.Errorf("node id %d accepted", id)
+		}
+	})
+}
