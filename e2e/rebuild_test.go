@@ -67,6 +67,7 @@ func TestRebuildThenRemove(t *testing.T) {
 		r.wantCode(t, 0)
 		r.wantOut(t, "stdout",
 			"Plan for cluster "+q.name+": rebuild pve2", "pve2         reinstalled",
+			"note: pve2's SSH host key: was ", "(accepted: --accept-new-host-key pve2)", "note: pve2's API certificate: the cluster knows ",
 			"1. pvecm delnode pve2 on pve1", "votes 3 -> 2, quorum 2 -> 2, members: pve1 pve3",
 			"3. join pve2 to "+q.name+" through pve1 with its old node id 2", "votes 2 -> 3",
 			"4. pvecm updatecerts on pve2",
