@@ -122,11 +122,15 @@ type ChangeEngine struct {
 func (e *ChangeEngine) Run(ctx context.Context, plan ChangePlan) ([]ChangeResult, error) {
 	var done []ChangeResult
 	for i, step := range plan.Steps {
-		if i > 0 && ctx.Err() != nil {
+		if ctx.Err() != nil {
+			// Interrupted between steps: nothing is running, the cluster is as verified.
 			return done, context.Cause(ctx)
 		}
 		e.progress("[%d/%d] %s", i+1, len(plan.Steps), step.Describe(plan.Cluster))
-		res, err := e.runStep(ctx, step)
+		// As in Run: an interruption lets the running step finish, up to StepGrace.
+		stepCtx, stop := e.graceful(ctx, step.Step)
+		res, err := e.runStep(stepCtx, step)
+		stop()
 		if err != nil {
 			se := &StepError{Step: step.Step, Err: err}
 			if ctx.Err() == nil {

@@ -154,7 +154,8 @@ func (r *changeRun) learn() {
 func (r *changeRun) lock(ctx context.Context, command string) (func(), error) {
 	for _, n := range r.inv.Nodes {
 		if node := r.nodes[n.Name]; node != nil {
-			release, err := node.Lock(ctx, runOwner(command), 24*time.Hour)
+			// Not ended by an interruption: the step that is let finish still holds it.
+			release, err := node.Lock(context.WithoutCancel(ctx), runOwner(command), 24*time.Hour)
 			if err != nil {
 				return nil, &HostError{Host: n.Name, Err: err}
 			}
