@@ -48,7 +48,10 @@ func (s *Session) Add(ctx context.Context, req AddRequest) (report ChangeReport,
 	plan := bootstrap.PlanAdd(req.Inventory, r.view, r.observed, req.Nodes)
 	report.Plan = plan
 	if len(plan.Blockers) == 0 && slices.ContainsFunc(plan.Steps, func(st bootstrap.ChangeStep) bool { return st.Kind == bootstrap.StepJoin }) {
-		pf, err := s.runPreflight(ctx, PreflightRequest{ClusterRequest: req.ClusterRequest, Ignore: req.Ignore}, r.conns, r.view.Through)
+		// Preflight looks at the nodes the joins concern: the joiners and the members. A node of
+		// the file that is neither (down, or for later) is no reason to refuse.
+		sub, conns := r.subset(append(planNodes(plan), r.view.Through))
+		pf, err := s.runPreflight(ctx, PreflightRequest{ClusterRequest: ClusterRequest{Inventory: sub, Access: req.Access}, Ignore: req.Ignore}, conns, r.view.Through)
 		report.Preflight = pf
 		if err != nil {
 			return report, err
@@ -59,4 +62,31 @@ func (s *Session) Add(ctx context.Context, req AddRequest) (report ChangeReport,
 
 func inFile(inv *inventory.Inventory, name string) bool {
 	return slices.ContainsFunc(inv.Nodes, func(n inventory.Node) bool { return n.Name == name })
+}
+
+// planNodes are the nodes a plan's steps involve: each step's node and the members after it.
+func planNodes(plan bootstrap.ChangePlan) []string {
+	var names []string
+	for _, st := range plan.Steps {
+		for _, n := range append([]string{st.Node, st.Through}, st.Members...) {
+			if n != "" && !slices.Contains(names, n) {
+				names = append(names, n)
+			}
+		}
+	}
+	return names
+}
+
+// subset is the cluster file and the connection set cut down to names, in the file's order.
+func (r *changeRun) subset(names []string) (*inventory.Inventory, *Conns) {
+	inv := *r.inv
+	inv.Nodes = nil
+	conns := &Conns{}
+	for i, n := range r.inv.Nodes {
+		if slices.Contains(names, n.Name) {
+			inv.Nodes = append(inv.Nodes, n)
+			conns.list = append(conns.list, r.conns.list[i])
+		}
+	}
+	return &inv, conns
 }

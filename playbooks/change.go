@@ -183,11 +183,6 @@ func (s *Session) runChange(ctx context.Context, req ChangeRequest, r *changeRun
 		}
 		password = pw
 	}
-	if req.Approve != nil && len(plan.Steps) > 0 {
-		if err := req.Approve(plan); err != nil {
-			return err
-		}
-	}
 	engine := &bootstrap.ChangeEngine{
 		Engine: &bootstrap.Engine{
 			Inventory:   req.Inventory,
@@ -206,6 +201,11 @@ func (s *Session) runChange(ctx context.Context, req ChangeRequest, r *changeRun
 	}
 	if needsQNetd(plan) {
 		if err := s.connectQNetd(ctx, req, r, engine, plan); err != nil {
+			return err
+		}
+	}
+	if req.Approve != nil && len(plan.Steps) > 0 {
+		if err := req.Approve(plan); err != nil {
 			return err
 		}
 	}

@@ -163,3 +163,28 @@ func TestAcceptHostKey(t *testing.T) {
 		}
 	}
 }
+
+func TestPreflightSubsetOfAnAdd(t *testing.T) {
+	plan := bootstrap.ChangePlan{Steps: []bootstrap.ChangeStep{
+		{Step: bootstrap.Step{Kind: bootstrap.StepQDeviceRemove, Node: "pve1", Members: []string{"pve1", "pve2"}}},
+		{Step: bootstrap.Step{Kind: bootstrap.StepJoin, Node: "pve4", Through: "pve1", Members: []string{"pve1", "pve2", "pve4"}}},
+	}}
+	if got := planNodes(plan); !slices.Equal(got, []string{"pve1", "pve2", "pve4"}) {
+		t.Errorf("planNodes %v", got)
+	}
+	inv := &inventory.Inventory{Nodes: []inventory.Node{{Name: "pve1"}, {Name: "pve2"}, {Name: "pve3"}, {Name: "pve4"}}}
+	conns := &Conns{}
+	for _, n := range inv.Nodes {
+		conns.list = append(conns.list, &Conn{Target: Target{Name: n.Name}})
+	}
+	r := &changeRun{clusterRun: &clusterRun{inv: inv, conns: conns}}
+	sub, sc := r.subset([]string{"pve4", "pve1", "pve2"})
+	var names, connNames []string
+	for i, n := range sub.Nodes {
+		names = append(names, n.Name)
+		connNames = append(connNames, sc.All()[i].Name)
+	}
+	if want := []string{"pve1", "pve2", "pve4"}; !slices.Equal(names, want) || !slices.Equal(connNames, want) || len(inv.Nodes) != 4 {
+		t.Errorf("subset %v with connections %v (the file keeps %d nodes)", names, connNames, len(inv.Nodes))
+	}
+}
