@@ -133,6 +133,7 @@ type fakeNode struct {
 	facts    string // "" with dialErr: unreachable
 	dialErr  error
 	agent    string
+	again    string // the agent's report in a second round ("": the same as the first)
 	offsetMS float64
 	hostKey  string
 }

@@ -100,6 +100,49 @@ func (e *env) runAgent(ctx context.Context, n *node) (*agentResult, error) {
 	return ar, nil
 }
 
+// probeGaps tells whether the first round left a reached node without an agent report, or a
+// UDP direction without a single echo.
+func (e *env) probeGaps() bool {
+	for _, n := range e.nodes {
+		if !n.reached() {
+			continue
+		}
+		if n.agent == nil {
+			return true
+		}
+		for _, tx := range n.agent.tx {
+			if tx.echoed == 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// merge keeps, for every direction and connect, the better of two rounds' measurements.
+func (r *agentResult) merge(o *agentResult) {
+	for k, b := range o.binds {
+		if a, ok := r.binds[k]; !ok || a.mode == "error" {
+			r.binds[k] = b
+		}
+	}
+	for k, b := range o.tx {
+		if a, ok := r.tx[k]; !ok || b.echoed > a.echoed {
+			r.tx[k] = b
+		}
+	}
+	for k, b := range o.rx {
+		if a, ok := r.rx[k]; !ok || b.got > a.got {
+			r.rx[k] = b
+		}
+	}
+	for k, b := range o.tcp {
+		if a, ok := r.tcp[k]; !ok || (a.state != "ok" && b.state == "ok") {
+			r.tcp[k] = b
+		}
+	}
+}
+
 // agentArgs are the agent's KEY=VALUE arguments for n.
 func (e *env) agentArgs(n *node) []string {
 	o := e.opts

@@ -32,6 +32,11 @@ func fakeTargets(t *testing.T, yaml string, nodes []fakeNode) ([]Target, []*pvet
 		r := pvetest.NewRunner(t, n.Name)
 		r.OnRegexp(`^(cd / && )?sh -s$`).Reply(pvetest.Output{Stdout: fn.facts}).Required()
 		r.OnPrefix(agentCommand).Reply(pvetest.Output{Stdout: fn.agent}).WantStdin(probeScript).Required()
+		again := fn.again
+		if again == "" {
+			again = fn.agent
+		}
+		r.OnPrefix(agentCommand).Reply(pvetest.Output{Stdout: again}).WantStdin(probeScript).AnyTimes()
 		remote := epoch.Add(time.Duration(fn.offsetMS * float64(time.Millisecond)))
 		r.On(clockCommand).Reply(pvetest.Output{Stdout: fmt.Sprintf("%d.%09d\n", remote.Unix(), remote.Nanosecond())}).Times(4).Required()
 		targets = append(targets, Target{Node: n, Runner: r, HostKey: fn.hostKey})
@@ -120,6 +125,7 @@ func TestRunCommands(t *testing.T) {
 	for _, l := range runners[1].Lines() {
 		if strings.HasPrefix(l, agentCommand) {
 			agent = l
+			break
 		}
 	}
 	for _, want := range []string{"me=1", "bind=0,198.51.100.12", "peer=0,0,198.51.100.11", "tcp=0,198.51.100.11,22", "tcp=0,198.51.100.11,8006", "base=5405", "dur=1500", "alarm=5"} {
@@ -137,5 +143,43 @@ func TestRunCommands(t *testing.T) {
 		if c.Timeout <= 0 {
 			t.Errorf("%q without a timeout", c.Line)
 		}
+	}
+}
+
+// On a busy host an agent can start after its peers gave up on it: a direction without an
+// echo is probed once more, with a longer window, before it counts as blocked.
+func TestProbeGapIsProbedAgain(t *testing.T) {
+	ns := labNodes(t, 3)
+	first := mesh{n: 3, blocked: map[[2]int]bool{{2, 1}: true, {1, 2}: true}}
+	clean := mesh{n: 3}
+	for i := range ns {
+		ns[i].agent, ns[i].again = first.out(i), clean.out(i)
+	}
+	yaml := labYAML(3, "")
+	targets, runners := fakeTargets(t, yaml, ns)
+	r, err := Run(t.Context(), parseInv(t, yaml), targets, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.HasErrors() {
+		t.Errorf("a path that answered in the second round is still an error:\n%+v", r.Findings)
+	}
+	var rounds []string
+	for _, l := range runners[0].Lines() {
+		if strings.HasPrefix(l, agentCommand) {
+			rounds = append(rounds, l)
+		}
+	}
+	if len(rounds) != 2 || !strings.Contains(rounds[0], " dur=1500") || !strings.Contains(rounds[1], " dur=3000") {
+		t.Errorf("agent rounds %q: want two, the second with twice the window", rounds)
+	}
+
+	// Blocked in both rounds: an error.
+	for i := range ns {
+		ns[i].agent, ns[i].again = first.out(i), first.out(i)
+	}
+	targets, _ = fakeTargets(t, yaml, ns)
+	if r, err = Run(t.Context(), parseInv(t, yaml), targets, Options{}); err != nil || !r.HasErrors() {
+		t.Errorf("blocked in both rounds: errors %v, %v", r != nil && r.HasErrors(), err)
 	}
 }
