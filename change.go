@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,45 +18,6 @@ import (
 
 // What add, rebuild, remove and qdevice share on the command line: the cluster file and
 // positional node names, the plan shown and confirmed, and the report.
-
-// withClusterArgs is withCluster for commands that take arguments (node names, a host): the
-// file is read and validated first, then run gets the arguments.
-func withClusterArgs(c *cli.Context, s streams, minArgs, maxArgs int, usage string,
-	run func(ctx context.Context, sess *playbooks.Session, opts globalOptions, req playbooks.ClusterRequest, args []string) error) error {
-	args := c.Args().Slice()
-	for _, a := range args[min(1, len(args)):] { // a leading "-" is the library's to reject
-		if strings.HasPrefix(a, "-") && a != "-" {
-			// The flag library stops at the first argument: a flag after it would be a node name.
-			return usageErrorf("%s after the arguments: options go first (quorate %s [options] %s)", a, strings.TrimPrefix(c.Command.HelpName, c.App.Name+" "), c.Command.ArgsUsage)
-		}
-	}
-	if len(args) < minArgs || (maxArgs >= 0 && len(args) > maxArgs) {
-		return usageErrorf("usage: quorate %s", usage)
-	}
-	opts, err := globalsFrom(c)
-	if err != nil {
-		return err
-	}
-	inv, problems, err := loadInventory(opts.configPath)
-	if err != nil {
-		return err
-	}
-	if len(problems) > 0 {
-		for _, p := range problems {
-			fmt.Fprintln(s.stderr, p.String())
-		}
-		return withExitCode(exitUsage, fmt.Errorf("%s: %s; quorate validate shows them", inv.File, plural(len(problems), "problem")))
-	}
-	req := playbooks.ClusterRequest{Inventory: inv, Access: playbooks.Access{
-		SSH:               inv.SSH,
-		SSHConfigFile:     c.String("ssh-config"),
-		AcceptNewHostKeys: c.Bool("accept-new-host-keys"),
-		Password:          os.Getenv(inv.Cluster.PasswordEnv),
-	}}
-	return withSession(c, s, opts, func(ctx context.Context, sess *playbooks.Session) error {
-		return run(ctx, sess, opts, req, args)
-	})
-}
 
 func joinTimeoutFlag() cli.Flag {
 	return &cli.DurationFlag{Name: "join-timeout", Value: 5 * time.Minute, Usage: "limit for each pvecm add (its own wait for quorum has none)"}

@@ -45,11 +45,27 @@ func clusterFlags() []cli.Flag {
 	}
 }
 
-// withCluster is withSession for commands on a cluster file: the file is read and validated
-// first (its problems are exit 2, before any host is contacted).
+// withCluster is withSession for commands on a cluster file that take no arguments.
 func withCluster(c *cli.Context, s streams, run func(ctx context.Context, sess *playbooks.Session, opts globalOptions, req playbooks.ClusterRequest) error) error {
-	if err := noArgs(c); err != nil {
-		return err
+	return withClusterArgs(c, s, 0, 0, c.Command.Name, func(ctx context.Context, sess *playbooks.Session, opts globalOptions, req playbooks.ClusterRequest, _ []string) error {
+		return run(ctx, sess, opts, req)
+	})
+}
+
+// withClusterArgs is the frame of every command on a cluster file: its arguments (node
+// names, a host) are checked, the file is read and validated first (its problems are exit 2,
+// before any host is contacted), then run gets a session and the arguments.
+func withClusterArgs(c *cli.Context, s streams, minArgs, maxArgs int, usage string,
+	run func(ctx context.Context, sess *playbooks.Session, opts globalOptions, req playbooks.ClusterRequest, args []string) error) error {
+	args := c.Args().Slice()
+	for _, a := range args[min(1, len(args)):] { // a leading "-" is the library's to reject
+		if strings.HasPrefix(a, "-") && a != "-" {
+			// The flag library stops at the first argument: a flag after it would be a node name.
+			return usageErrorf("%s after the arguments: options go first (quorate %s [options] %s)", a, strings.TrimPrefix(c.Command.HelpName, c.App.Name+" "), c.Command.ArgsUsage)
+		}
+	}
+	if len(args) < minArgs || (maxArgs >= 0 && len(args) > maxArgs) {
+		return usageErrorf("usage: quorate %s", usage)
 	}
 	opts, err := globalsFrom(c)
 	if err != nil {
@@ -69,11 +85,10 @@ func withCluster(c *cli.Context, s streams, run func(ctx context.Context, sess *
 		SSH:               inv.SSH,
 		SSHConfigFile:     c.String("ssh-config"),
 		AcceptNewHostKeys: c.Bool("accept-new-host-keys"),
-		// A node without quorate's key yet takes the root password, which the file says where to find.
-		Password: os.Getenv(inv.Cluster.PasswordEnv),
+		Password:          os.Getenv(inv.Cluster.PasswordEnv),
 	}}
 	return withSession(c, s, opts, func(ctx context.Context, sess *playbooks.Session) error {
-		return run(ctx, sess, opts, req)
+		return run(ctx, sess, opts, req, args)
 	})
 }
 

@@ -107,6 +107,9 @@ func hostKeyAdvice(err error) error {
 	if errors.As(err, &unknown) && unknown.Refused == "" {
 		return fmt.Errorf("%w\ncheck each key against its host's console, then accept them with --accept-new-host-keys", err)
 	}
+	if errors.Is(err, remote.ErrHostKeyChanged) {
+		return fmt.Errorf("%w\na node reinstalled under the same name is brought back with quorate rebuild NODE, which shows the old and new keys before it changes anything", err)
+	}
 	return err
 }
 
