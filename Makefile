@@ -18,10 +18,10 @@ demo:
 
 # Every test of every package. The lab and end-to-end tests need root and the Debian
 # packages that .ci/deps installs, which this installs first. Each end-to-end test brings up
-# a lab of its own and mostly waits on the network, so four run at once (-parallel 4).
+# a lab of its own and mostly waits on the network, so three run at once (-parallel 3: more overloads two cores).
 test: lint
 	bash .ci/deps
-	$(GO) test -race -count=1 -timeout 45m -parallel 4 ./...
+	$(GO) test -race -count=1 -timeout 45m -parallel 3 ./...
 
 # staticcheck is pinned as a tool in go.mod: `go tool` builds it, nothing to install.
 lint:

@@ -1,12 +1,9 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -66,7 +63,11 @@ func (r *changeRun) finish(report playbooks.ChangeReport, err error) error {
 		r.show(report.Plan)
 	}
 	printChangeReport(r.s, r.opts, r.command, report, err)
-	if werr := saveChangeReport(r.sess.RunDir, report, err); werr != nil {
+	out := changeJSON{ChangeReport: report, OK: err == nil}
+	if err != nil {
+		out.Error = err.Error()
+	}
+	if werr := saveReport(r.sess.RunDir, out); werr != nil {
 		fmt.Fprintf(r.s.stderr, "quorate: the report of this run could not be saved: %v\n", werr)
 	}
 	return changeExit(err)
@@ -145,25 +146,6 @@ func printChangeReport(s streams, opts globalOptions, command string, report pla
 		fmt.Fprintf(s.stdout, "cluster %s is quorate with %s, every one verified (%s)\n", report.Plan.Cluster,
 			plural(report.Members, "member"), report.Took.Round(10*time.Millisecond))
 	}
-}
-
-// saveChangeReport keeps the JSON report beside the backups, in the run directory.
-func saveChangeReport(dir string, report playbooks.ChangeReport, err error) error {
-	if dir == "" {
-		return nil
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	out := changeJSON{ChangeReport: report, OK: err == nil}
-	if err != nil {
-		out.Error = err.Error()
-	}
-	data, jerr := json.MarshalIndent(out, "", "  ")
-	if jerr != nil {
-		return jerr
-	}
-	return os.WriteFile(filepath.Join(dir, "report.json"), append(data, '\n'), 0o600)
 }
 
 // changeExit gives the change commands' failures their exit codes: up's, plus a node or host

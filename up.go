@@ -2,13 +2,10 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -58,7 +55,11 @@ func upCommand(s streams) *cli.Command {
 					printPreflight(s, opts, report.Preflight)
 				}
 				printUpReport(s, opts, report, err)
-				if werr := saveRunReport(sess.RunDir, report, err); werr != nil {
+				out := upJSON{UpReport: report, OK: err == nil}
+				if err != nil {
+					out.Error = err.Error()
+				}
+				if werr := saveReport(sess.RunDir, out); werr != nil {
 					fmt.Fprintf(s.stderr, "quorate: the report of this run could not be saved: %v\n", werr)
 				}
 				return upExit(err)
@@ -149,22 +150,6 @@ type upJSON struct {
 	playbooks.UpReport
 	OK    bool   `json:"ok"`
 	Error string `json:"error,omitempty"`
-}
-
-// saveRunReport keeps the JSON report beside the backups, in the run directory.
-func saveRunReport(dir string, report playbooks.UpReport, err error) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	out := upJSON{UpReport: report, OK: err == nil}
-	if err != nil {
-		out.Error = err.Error()
-	}
-	data, jerr := json.MarshalIndent(out, "", "  ")
-	if jerr != nil {
-		return jerr
-	}
-	return os.WriteFile(filepath.Join(dir, "report.json"), append(data, '\n'), 0o600)
 }
 
 func printUpReport(s streams, opts globalOptions, report playbooks.UpReport, err error) {

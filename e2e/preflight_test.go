@@ -85,6 +85,21 @@ func (q *quorateLab) preflightJSON(t *testing.T, limit time.Duration, args ...st
 	return r, rep
 }
 
+// loadNoise is a latency or clock-offset warning in a test about something else: the lab's
+// hosts share this machine's two cores with the other tests' labs, and a busy CPU delays
+// probes and clock samples by a few milliseconds. Errors are never noise.
+func loadNoise(f pfFinding, want []string) bool {
+	if f.Severity != "warning" || (f.Check != "latency" && f.Check != "clock-offset") {
+		return false
+	}
+	for _, w := range want {
+		if strings.HasPrefix(w, f.Check+" ") {
+			return false
+		}
+	}
+	return true
+}
+
 // wantFindings checks that the warnings and errors of rep are exactly want (keys as
 // pfFinding.key gives them), apart from those in allowed, which may be there or not; that each
 // carries a fix; and that the exit code and "ok" follow from them: 3 and false with an error.
@@ -101,7 +116,7 @@ func wantFindings(t *testing.T, r run, rep pfReport, want, allowed []string) {
 		if f.Severity == "pass" {
 			continue
 		}
-		if !slices.Contains(want, f.key()) && !slices.Contains(allowed, f.key()) {
+		if !slices.Contains(want, f.key()) && !slices.Contains(allowed, f.key()) && !loadNoise(f, want) {
 			t.Errorf("unexpected finding %q: %s", f.key(), f.Message)
 		}
 		if strings.TrimSpace(f.Fix) == "" {

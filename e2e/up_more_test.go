@@ -35,7 +35,9 @@ func TestUpTwoLinksWatched(t *testing.T) {
 	t.Run("up builds the cluster, watched", func(t *testing.T) {
 		sampling := q.sampleProcesses(t, hosts)
 		// The second up starts when the first announces pve2's join, in the test's own
-		// goroutine while the first runs in another.
+		// goroutine while the first runs in another. Five hosts' probes on a CI machine's two
+		// cores, shared with other labs, can measure CPU delay as latency above 10 ms: an
+		// error with more than three nodes, so latency is ignored (and stays visible) here.
 		var pid atomic.Int64
 		joining := make(chan struct{})
 		var once sync.Once
@@ -47,7 +49,7 @@ func TestUpTwoLinksWatched(t *testing.T) {
 						once.Do(func() { close(joining) })
 					}
 				},
-			}, "up", "--yes")
+			}, "up", "--yes", "--ignore-check", "latency")
 		})
 		var r run
 		select {

@@ -172,29 +172,12 @@ func (s *Session) runChange(ctx context.Context, req ChangeRequest, r *changeRun
 	if len(plan.Blockers) > 0 {
 		return &BlockedError{Blockers: plan.Blockers}
 	}
-	password := ""
-	if req.Inventory.Cluster.Join == inventory.JoinAPI && slices.ContainsFunc(plan.Steps, func(st bootstrap.ChangeStep) bool { return st.Kind == bootstrap.StepJoin }) {
-		pw, err := s.RootPassword(req.Inventory)
-		if err != nil {
-			return err
-		}
-		if pw == "" {
-			return fmt.Errorf("nothing changed: joining needs the root password: set %s (cluster.password_env), or run on a terminal to be asked", req.Inventory.Cluster.PasswordEnv)
-		}
-		password = pw
+	password, err := s.joinPassword(req.Inventory, slices.ContainsFunc(plan.Steps, func(st bootstrap.ChangeStep) bool { return st.Kind == bootstrap.StepJoin }))
+	if err != nil {
+		return err
 	}
 	engine := &bootstrap.ChangeEngine{
-		Engine: &bootstrap.Engine{
-			Inventory:   req.Inventory,
-			Nodes:       r.nodes,
-			Password:    password,
-			UseSSH:      req.Inventory.Cluster.Join == inventory.JoinSSH,
-			HostKey:     r.hostKey,
-			Relogin:     r.relogin,
-			Progress:    s.notef,
-			Waiting:     s.waiting,
-			JoinTimeout: req.JoinTimeout,
-		},
+		Engine: r.engine(s, password, req.JoinTimeout),
 		Backup: func(ctx context.Context, step bootstrap.ChangeStep) (string, error) {
 			return r.backupChange(ctx, s.RunDir, step, report)
 		},

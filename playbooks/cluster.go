@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 
@@ -85,6 +86,37 @@ func (s *Session) openCluster(ctx context.Context, req ClusterRequest) *clusterR
 }
 
 func (r *clusterRun) Close() { r.conns.Close() }
+
+// joinPassword is the root password when a plan joins with join: api ("" otherwise), or why
+// nothing can be changed without it.
+func (s *Session) joinPassword(inv *inventory.Inventory, joins bool) (string, error) {
+	if inv.Cluster.Join != inventory.JoinAPI || !joins {
+		return "", nil
+	}
+	pw, err := s.RootPassword(inv)
+	if err != nil {
+		return "", err
+	}
+	if pw == "" {
+		return "", fmt.Errorf("nothing changed: joining needs the root password: set %s (cluster.password_env), or run on a terminal to be asked", inv.Cluster.PasswordEnv)
+	}
+	return pw, nil
+}
+
+// engine is the step engine over this run's nodes and connections.
+func (r *clusterRun) engine(s *Session, password string, joinTimeout time.Duration) *bootstrap.Engine {
+	return &bootstrap.Engine{
+		Inventory:   r.inv,
+		Nodes:       r.nodes,
+		Password:    password,
+		UseSSH:      r.inv.Cluster.Join == inventory.JoinSSH,
+		HostKey:     r.hostKey,
+		Relogin:     r.relogin,
+		Progress:    s.notef,
+		Waiting:     s.waiting,
+		JoinTimeout: joinTimeout,
+	}
+}
 
 // hostKey is node's host key as this run verified it, in authorized_keys form.
 func (r *clusterRun) hostKey(node string) string {

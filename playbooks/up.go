@@ -161,35 +161,18 @@ func (s *Session) Up(ctx context.Context, req UpRequest) (report UpReport, err e
 	if len(plan.Steps) == 0 {
 		s.notef("cluster %s: every node is already a member; verifying", plan.Cluster)
 	}
-	password := ""
-	if req.Inventory.Cluster.Join == inventory.JoinAPI && len(planJoins(plan)) > 0 {
-		pw, err := s.RootPassword(req.Inventory)
-		if err != nil {
-			return report, err
-		}
-		if pw == "" {
-			return report, fmt.Errorf("nothing changed: joining needs the root password: set %s (cluster.password_env), or run on a terminal to be asked", req.Inventory.Cluster.PasswordEnv)
-		}
-		password = pw
+	password, err := s.joinPassword(req.Inventory, len(planJoins(plan)) > 0)
+	if err != nil {
+		return report, err
 	}
 	if req.Approve != nil && len(plan.Steps) > 0 {
 		if err := req.Approve(plan); err != nil {
 			return report, err
 		}
 	}
-	engine := &bootstrap.Engine{
-		Inventory:   req.Inventory,
-		Nodes:       r.nodes,
-		Password:    password,
-		UseSSH:      req.Inventory.Cluster.Join == inventory.JoinSSH,
-		HostKey:     r.hostKey,
-		Relogin:     r.relogin,
-		Progress:    s.notef,
-		Waiting:     s.waiting,
-		JoinTimeout: req.JoinTimeout,
-		Backup: func(ctx context.Context, step bootstrap.Step) (string, error) {
-			return r.backup(ctx, s.RunDir, step)
-		},
+	engine := r.engine(s, password, req.JoinTimeout)
+	engine.Backup = func(ctx context.Context, step bootstrap.Step) (string, error) {
+		return r.backup(ctx, s.RunDir, step)
 	}
 	if len(plan.Steps) == 0 {
 		if _, err := engine.Verify(ctx, bootstrap.Expect{Members: plan.Members, Votes: votes(req.Inventory, plan.Members)}); err != nil {

@@ -18,7 +18,8 @@ import (
 // setup_rootsshconfig would make it, moments later, in the join (docs/pve.md §2.1).
 func (n *Node) RootPublicKey(ctx context.Context) (string, error) {
 	line := "cd / && { [ -f /root/.ssh/id_rsa.pub ] || { mkdir -p -m 700 /root/.ssh && ssh-keygen -q -t rsa -N '' -b 4096 -f /root/.ssh/id_rsa >/dev/null; }; } && cat /root/.ssh/id_rsa.pub"
-	res, err := n.run(ctx, remote.Command{Line: line}, n.timeouts.Query)
+	// A 4096-bit key can take a busy node well over the query timeout to make.
+	res, err := n.run(ctx, remote.Command{Line: line}, n.timeouts.Create)
 	if err != nil {
 		return "", n.wrap("root ssh key", err)
 	}
