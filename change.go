@@ -75,13 +75,7 @@ func (r *changeRun) finish(report playbooks.ChangeReport, err error) error {
 
 func printChangePlan(w io.Writer, p bootstrap.ChangePlan) {
 	fmt.Fprintf(w, "Plan for cluster %s: %s\n", p.Cluster, p.Command)
-	for _, o := range p.Observed {
-		detail := ""
-		if o.Detail != "" {
-			detail = ": " + o.Detail
-		}
-		fmt.Fprintf(w, "  %-12s %s%s\n", o.Node, o.State, detail)
-	}
+	printObserved(w, p.Observed)
 	if len(p.Members) > 0 {
 		fmt.Fprintf(w, "  already done, skipped: %s\n", strings.Join(p.Members, ", "))
 	}

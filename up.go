@@ -114,15 +114,20 @@ func hostKeyAdvice(err error) error {
 	return err
 }
 
-func printPlan(w io.Writer, p bootstrap.Plan) {
-	fmt.Fprintf(w, "Plan for cluster %s\n", p.Cluster)
-	for _, o := range p.Observed {
+// printObserved is each node's state as a plan saw it, one line a node.
+func printObserved(w io.Writer, observed []bootstrap.Observation) {
+	for _, o := range observed {
 		detail := ""
 		if o.Detail != "" {
 			detail = ": " + o.Detail
 		}
 		fmt.Fprintf(w, "  %-12s %s%s\n", o.Node, o.State, detail)
 	}
+}
+
+func printPlan(w io.Writer, p bootstrap.Plan) {
+	fmt.Fprintf(w, "Plan for cluster %s\n", p.Cluster)
+	printObserved(w, p.Observed)
 	if len(p.Members) > 0 {
 		fmt.Fprintf(w, "  already members, skipped: %s\n", strings.Join(p.Members, ", "))
 	}
